@@ -1,0 +1,1 @@
+//! Atom cache (to be written).

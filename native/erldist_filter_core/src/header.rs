@@ -1,0 +1,1 @@
+//! Dist headers (to be written).

@@ -1,0 +1,45 @@
+//! # erldist_filter_core
+//!
+//! The protocol half of erldist_filter: a sans-IO decoder, classifier and
+//! rewriter for the *inbound* side of one Erlang distribution connection.
+//!
+//! Contract (what makes it safe to run inside the BEAM):
+//! - **No IO, no clock, no globals.** Bytes come in as borrowed slices,
+//!   configuration and limits as arguments; outputs are returned.
+//! - **Bounded memory.** Nothing is allocated from a declared length before
+//!   it is checked against [`Limits`]; held bytes never exceed them.
+//! - **Bounded work.** [`Channel::recv`] stops when its [`Budget`] is spent
+//!   and reports how much input it consumed; the caller resumes with the rest.
+//! - **No panics from input.** Every decoder returns [`Error`]; slices are
+//!   read through [`cursor::Cursor`].
+//!
+//! Call order on a [`Channel`]: `new`, then `recv` any number of times (each
+//! call returns the emitted frames for the packets it completed), reading
+//! `stats()` and the inspection getters at any time. After `recv` returns an
+//! error the channel is poisoned: drop it (the connection must close).
+
+#![deny(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod atom;
+pub mod atom_cache;
+pub mod channel;
+pub mod config;
+pub mod cursor;
+pub mod dop;
+pub mod error;
+pub mod flags;
+pub mod framing;
+pub mod header;
+pub mod limits;
+pub mod stats;
+pub mod term;
+
+pub use atom::Atom;
+pub use channel::{Actions, Budget, Channel, ChannelOptions, Emit};
+pub use config::Config;
+pub use dop::Dop;
+pub use error::{Error, ErrorKind};
+pub use framing::PacketSize;
+pub use limits::Limits;
+pub use stats::{ChannelStats, StatsSnapshot};

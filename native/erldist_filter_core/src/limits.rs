@@ -1,0 +1,60 @@
+//! Every bound the channel enforces on what a peer can make it hold.
+//! Exceeding one is an error naming the limit; nothing is allocated from a
+//! declared length before it has been checked here.
+
+/// Per-channel bounds. Defaults are generous for real traffic (OTP cuts
+/// fragments at 64 KiB) and small enough that a hostile peer cannot exhaust
+/// memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest packet (one length-prefixed frame) accepted, in bytes.
+    pub max_packet_len: u64,
+    /// Most fragments one message may declare.
+    pub max_fragments: u64,
+    /// Most fragmented messages in flight at once on one channel.
+    pub max_sequences: u64,
+    /// Most bytes held for one channel (partial packet + held fragments).
+    pub max_buffered_bytes: u64,
+    /// Longest atom text accepted, in bytes (OTP allows 255 characters,
+    /// up to 1020 bytes of UTF-8).
+    pub max_atom_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_packet_len: 128 * 1024 * 1024,
+            max_fragments: 1 << 20,
+            max_sequences: 1024,
+            max_buffered_bytes: 256 * 1024 * 1024,
+            max_atom_bytes: 1020,
+        }
+    }
+}
+
+impl Limits {
+    /// Every limit by name, for `limits_get/0`.
+    pub fn entries(&self) -> [(&'static str, u64); 5] {
+        [
+            ("max_packet_len", self.max_packet_len),
+            ("max_fragments", self.max_fragments),
+            ("max_sequences", self.max_sequences),
+            ("max_buffered_bytes", self.max_buffered_bytes),
+            ("max_atom_bytes", self.max_atom_bytes),
+        ]
+    }
+
+    /// Set the limit called `name`; false if there is no such limit.
+    pub fn set(&mut self, name: &str, value: u64) -> bool {
+        let slot = match name {
+            "max_packet_len" => &mut self.max_packet_len,
+            "max_fragments" => &mut self.max_fragments,
+            "max_sequences" => &mut self.max_sequences,
+            "max_buffered_bytes" => &mut self.max_buffered_bytes,
+            "max_atom_bytes" => &mut self.max_atom_bytes,
+            _ => return false,
+        };
+        *slot = value;
+        true
+    }
+}

@@ -1,0 +1,2 @@
+//! The NIF (to be written).
+rustler::init!("erldist_filter_nif");
