@@ -49,7 +49,7 @@ pub struct DopCounters {
 macro_rules! scalar_stats {
     ($($field:ident),* $(,)?) => {
         /// Every counter of a channel.
-        #[derive(Debug, Default)]
+        #[derive(Debug)]
         pub struct ChannelStats {
             $(#[allow(missing_docs)] pub $field: Counter,)*
             /// Per operation, indexed by operation number.
@@ -57,11 +57,23 @@ macro_rules! scalar_stats {
         }
 
         /// A plain copy of [`ChannelStats`], summable.
-        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        #[derive(Clone, Debug, PartialEq, Eq)]
         pub struct StatsSnapshot {
             $(#[allow(missing_docs)] pub $field: u64,)*
             /// Per operation: `[seen, emit, drop, redirect, log]`, indexed by number.
             pub dops: [[u64; 5]; MAX_DOP + 1],
+        }
+
+        impl Default for ChannelStats {
+            fn default() -> Self {
+                ChannelStats { $($field: Counter::default(),)* dops: std::array::from_fn(|_| DopCounters::default()) }
+            }
+        }
+
+        impl Default for StatsSnapshot {
+            fn default() -> Self {
+                StatsSnapshot { $($field: 0,)* dops: [[0; 5]; MAX_DOP + 1] }
+            }
         }
 
         impl ChannelStats {
