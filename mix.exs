@@ -1,0 +1,42 @@
+# Mix build for erldist_filter, offline and without hex: a compiler step runs
+# the same native/build.sh as rebar3, then Mix compiles erlang_src/ and the
+# Elixir conveniences in elixir_lib/. Keep `application/0` in sync with
+# erlang_src/erldist_filter.app.src (Mix builds the .app from here).
+defmodule Mix.Tasks.Compile.ErldistFilterNif do
+  use Mix.Task.Compiler
+
+  @impl true
+  def run(_args) do
+    case System.cmd("sh", ["native/build.sh"], into: IO.stream(:stdio, :line)) do
+      {_, 0} -> {:ok, []}
+      {_, status} -> Mix.raise("native/build.sh failed with status #{status}")
+    end
+  end
+end
+
+defmodule ErldistFilter.MixProject do
+  use Mix.Project
+
+  def project do
+    [
+      app: :erldist_filter,
+      version: "0.1.0",
+      elixir: "~> 1.14",
+      language: :erlang,
+      compilers: [:erldist_filter_nif] ++ Mix.compilers(),
+      erlc_paths: ["erlang_src"],
+      erlc_include_path: "include",
+      erlc_options: [:debug_info],
+      elixirc_paths: ["elixir_lib"],
+      test_paths: ["test/elixir"],
+      build_path: "_build/mix",
+      deps: [],
+      description: "Filter, log and rewrite inbound Erlang distribution traffic (Rust NIF)",
+      package: [licenses: ["MIT"], files: ~w(erlang_src include elixir_lib native priv/.keep Cargo.toml Cargo.lock rebar.config mix.exs README.md)]
+    ]
+  end
+
+  def application do
+    [mod: {:erldist_filter_app, []}, extra_applications: [:kernel, :stdlib]]
+  end
+end
