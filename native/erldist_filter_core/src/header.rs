@@ -1,1 +1,225 @@
-//! Dist headers (to be written).
+//! Distribution headers: the frame kinds ('D' normal, 'E' fragment header,
+//! 'F' fragment continuation, 'p' pass-through) and the atom-cache reference
+//! table that 'D' and 'E' carry.
+
+use smallvec::SmallVec;
+
+use crate::atom::Atom;
+use crate::atom_cache::{AtomCache, Write};
+use crate::cursor::Cursor;
+use crate::error::{Error, ErrorKind};
+use crate::flags;
+use crate::limits::Limits;
+use crate::stats::ChannelStats;
+
+/// Version magic that starts every header-mode frame and external term.
+pub const VERSION_MAGIC: u8 = 131;
+/// Tag of a normal header.
+pub const TAG_NORMAL: u8 = b'D';
+/// Tag of a fragment header (first fragment of a message).
+pub const TAG_FRAGMENT_HEADER: u8 = b'E';
+/// Tag of a fragment continuation.
+pub const TAG_FRAGMENT_CONT: u8 = b'F';
+/// First byte of a pass-through frame.
+pub const TAG_PASS_THROUGH: u8 = b'p';
+
+/// Most references one header can carry.
+pub const MAX_ATOM_REFS: usize = 255;
+
+/// One entry of a header's reference table: the cache slot and the atom the
+/// message means by it (kept per message: two entries may name one slot).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AtomRef {
+    /// Cache slot, 0..2048.
+    pub index: u16,
+    /// Whether the header wrote the slot (a new entry) or read it.
+    pub new: bool,
+    /// The atom.
+    pub atom: Atom,
+}
+
+/// A header's references, in internal-index order (`ATOM_CACHE_REF` N is entry N).
+pub type AtomTable = SmallVec<[AtomRef; 8]>;
+
+/// What kind of frame this is, with its fragment ids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameKind {
+    /// 'p': control and payload in external encoding, no atom cache.
+    PassThrough,
+    /// 'D': one whole message.
+    Normal,
+    /// 'E': first fragment; `fragment_id` is the total number of fragments.
+    FragmentHeader {
+        /// Sequence the fragments share.
+        sequence_id: u64,
+        /// Total fragments (counts down to 1 in continuations).
+        fragment_id: u64,
+    },
+    /// 'F': a later fragment.
+    FragmentCont {
+        /// Sequence it belongs to.
+        sequence_id: u64,
+        /// Its number (one less than the previous fragment's).
+        fragment_id: u64,
+    },
+}
+
+/// Whether a channel with these flags uses headers at all.
+pub fn uses_headers(dflags: u64) -> bool {
+    dflags & (flags::DIST_HDR_ATOM_CACHE | flags::FRAGMENTS) != 0
+}
+
+/// Read the frame kind (and fragment ids), checking it against the
+/// negotiated flags. Leaves `cur` at the atom-cache header ('D', 'E'), the
+/// payload bytes ('F') or the external control ('p').
+pub fn read_frame_kind(cur: &mut Cursor<'_>, dflags: u64) -> Result<FrameKind, Error> {
+    if !uses_headers(dflags) {
+        return match cur.u8() {
+            Ok(TAG_PASS_THROUGH) => Ok(FrameKind::PassThrough),
+            Ok(_) => Err(Error::new(ErrorKind::PassThroughNotAllowed, 0)),
+            Err(_) => Err(Error::new(ErrorKind::FrameTooShort, 0)),
+        };
+    }
+    if cur.remaining() < 2 {
+        return Err(cur.error(ErrorKind::FrameTooShort));
+    }
+    if cur.u8()? != VERSION_MAGIC {
+        return Err(Error::new(ErrorKind::BadMagic, 0));
+    }
+    let tag = cur.u8()?;
+    match tag {
+        TAG_NORMAL if dflags & flags::DIST_HDR_ATOM_CACHE != 0 => Ok(FrameKind::Normal),
+        TAG_NORMAL => Err(Error::new(ErrorKind::NormalHeaderNotAllowed, 1)),
+        TAG_FRAGMENT_HEADER | TAG_FRAGMENT_CONT if dflags & flags::FRAGMENTS == 0 => {
+            Err(Error::new(ErrorKind::FragmentsNotAllowed, 1))
+        }
+        TAG_FRAGMENT_HEADER | TAG_FRAGMENT_CONT => {
+            let sequence_id = cur.u64()?;
+            let fragment_id = cur.u64()?;
+            if fragment_id == 0 {
+                return Err(Error::new(ErrorKind::FragmentIdZero, 10));
+            }
+            Ok(if tag == TAG_FRAGMENT_HEADER {
+                FrameKind::FragmentHeader { sequence_id, fragment_id }
+            } else {
+                FrameKind::FragmentCont { sequence_id, fragment_id }
+            })
+        }
+        _ => Err(Error::new(ErrorKind::UnknownFrameTag, 1)),
+    }
+}
+
+/// Parse the atom-cache reference table of a 'D' or 'E' header, applying
+/// new entries to `cache` as the VM will when it reads the frame.
+pub fn read_atom_table(
+    cur: &mut Cursor<'_>,
+    cache: &mut AtomCache,
+    dflags: u64,
+    limits: &Limits,
+    stats: &ChannelStats,
+) -> Result<AtomTable, Error> {
+    let count = cur.u8()? as usize;
+    let mut table = AtomTable::new();
+    if count == 0 {
+        return Ok(table);
+    }
+    let flags_at = cur.pos();
+    let flag_bytes = cur.take(count / 2 + 1)?;
+    let nibble = |i: usize| -> u8 {
+        let byte = flag_bytes.get(i / 2).copied().unwrap_or(0);
+        if i % 2 == 0 {
+            byte & 0x0f
+        } else {
+            byte >> 4
+        }
+    };
+    let long_atoms = nibble(count) & 1 != 0;
+    let utf8 = dflags & flags::UTF8_ATOMS != 0;
+    for i in 0..count {
+        let nib = nibble(i);
+        let index = (u16::from(nib & 7) << 8) | u16::from(cur.u8()?);
+        if nib & 8 != 0 {
+            let len_at = cur.pos();
+            let len = if long_atoms { usize::from(cur.u16()?) } else { usize::from(cur.u8()?) };
+            if len as u64 > limits.max_atom_bytes {
+                return Err(Error::new(ErrorKind::LimitAtomBytes, len_at));
+            }
+            let text_at = cur.pos();
+            let atom = Atom::decode(cur.take(len)?, utf8, text_at)?;
+            stats.atom_cache_write_count.inc();
+            if cache.put(index, atom.clone()) == Write::Overwrite {
+                stats.atom_cache_overwrite_count.inc();
+            }
+            table.push(AtomRef { index, new: true, atom });
+        } else {
+            let atom = cache
+                .get(index)
+                .cloned()
+                .ok_or_else(|| Error::new(ErrorKind::AtomCacheEmptySlot, flags_at))?;
+            stats.atom_cache_read_count.inc();
+            table.push(AtomRef { index, new: false, atom });
+        }
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DFLAGS: u64 = flags::DIST_DEFAULT;
+
+    fn parse(bytes: &[u8], cache: &mut AtomCache) -> Result<AtomTable, Error> {
+        let stats = ChannelStats::default();
+        read_atom_table(&mut Cursor::new(bytes), cache, DFLAGS, &Limits::default(), &stats)
+    }
+
+    #[test]
+    fn new_then_old_reference_resolves_through_the_cache() {
+        let mut cache = AtomCache::default();
+        // 1 ref, flags: nibble0 = new|seg 1, nibble1 = not long; index low 0x23; len 3 "abc"
+        let t = parse(&[1, 0x09, 0x23, 3, b'a', b'b', b'c'], &mut cache).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].index, 0x123);
+        assert!(t[0].new);
+        let t = parse(&[1, 0x01, 0x23], &mut cache).unwrap();
+        assert_eq!(t[0].atom.as_str(), "abc");
+        assert!(!t[0].new);
+    }
+
+    #[test]
+    fn old_reference_to_an_empty_slot_is_an_error() {
+        let mut cache = AtomCache::default();
+        let e = parse(&[1, 0x00, 0x05], &mut cache).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::AtomCacheEmptySlot);
+    }
+
+    #[test]
+    fn long_atoms_use_two_byte_lengths_and_every_prefix_is_truncated() {
+        let mut cache = AtomCache::default();
+        // 2 refs: nibbles [new seg0, new seg0], then flags nibble2 = long
+        let bytes = [2, 0x88, 0x01, 1, 0, 1, b'x', 2, 0, 2, b'y', b'z'];
+        let t = parse(&bytes, &mut cache).unwrap();
+        assert_eq!(t[1].atom.as_str(), "yz");
+        for cut in 0..bytes.len() {
+            let mut c = AtomCache::default();
+            assert_eq!(parse(&bytes[..cut], &mut c).unwrap_err().kind, ErrorKind::Truncated);
+        }
+    }
+
+    #[test]
+    fn frame_kinds_follow_the_negotiated_flags() {
+        let k = |b: &[u8], f| read_frame_kind(&mut Cursor::new(b), f);
+        assert_eq!(k(&[131, b'D'], DFLAGS), Ok(FrameKind::Normal));
+        assert_eq!(k(&[131, b'X'], DFLAGS).unwrap_err().kind, ErrorKind::UnknownFrameTag);
+        assert_eq!(k(&[130, b'D'], DFLAGS).unwrap_err().kind, ErrorKind::BadMagic);
+        assert_eq!(k(&[131], DFLAGS).unwrap_err().kind, ErrorKind::FrameTooShort);
+        let no_frag = DFLAGS & !flags::FRAGMENTS;
+        assert_eq!(k(&[131, b'E'], no_frag).unwrap_err().kind, ErrorKind::FragmentsNotAllowed);
+        let mut e = vec![131, b'E'];
+        e.extend_from_slice(&7u64.to_be_bytes());
+        e.extend_from_slice(&0u64.to_be_bytes());
+        assert_eq!(k(&e, DFLAGS).unwrap_err().kind, ErrorKind::FragmentIdZero);
+        assert_eq!(k(&[b'p'], flags::DIST_MANDATORY & !flags::DIST_HDR_ATOM_CACHE), Ok(FrameKind::PassThrough));
+    }
+}
