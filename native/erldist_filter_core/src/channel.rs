@@ -156,12 +156,17 @@ impl Channel {
                     Ok(())
                 }
                 Ok(Some(Packet::Input(range))) => {
+                    // Fast path: the frame lies in the caller's bytes and is
+                    // answered (emitted) without a copy.
+                    self.stats.fastpath.inc();
                     let frame = data.get(range.clone()).unwrap_or(&[]);
                     self.decode_frame(frame).map(|outcome| match outcome {
                         Outcome::Emit => self.push_emit(out, Emit::Input(range)),
                     })
                 }
                 Ok(Some(Packet::Owned(frame))) => {
+                    // Slow path: assembled from bytes of several calls.
+                    self.stats.slowpath.inc();
                     self.decode_frame(&frame).map(|outcome| match outcome {
                         Outcome::Emit => self.push_emit(out, Emit::Owned(frame)),
                     })
