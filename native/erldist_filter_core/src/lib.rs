@@ -34,6 +34,7 @@ pub mod fragments;
 pub mod framing;
 pub mod header;
 pub mod limits;
+pub mod rewrite;
 pub mod stats;
 pub mod term;
 

@@ -1,0 +1,184 @@
+//! Byte layouts of the frames the filter writes instead of a message
+//! (SPEC Appendix A): the no-op that drops, the REG_SEND that redirects to a
+//! router, the spawn request that goes through `edf:req/3`, and the no-op
+//! used by atom-cache commit and rollback frames.
+
+use crate::atom::Atom;
+use crate::header::AtomRef;
+
+const SMALL_INTEGER_EXT: u8 = 97;
+const INTEGER_EXT: u8 = 98;
+const SMALL_BIG_EXT: u8 = 110;
+const SMALL_TUPLE_EXT: u8 = 104;
+const NIL_EXT: u8 = 106;
+const LIST_EXT: u8 = 108;
+const NEW_PID_EXT: u8 = 88;
+const ATOM_CACHE_REF: u8 = 82;
+const ATOM_UTF8_EXT: u8 = 118;
+const SMALL_ATOM_UTF8_EXT: u8 = 119;
+
+/// REG_SEND and REG_SEND_TT operation numbers.
+const DOP_REG_SEND: u8 = 6;
+const DOP_REG_SEND_TT: u8 = 16;
+
+/// How atoms are written: commit/rollback frames use `ATOM_UTF8_EXT`, the
+/// other rewrites `SMALL_ATOM_UTF8_EXT` (kept apart for byte equality with
+/// the reference model).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AtomStyle {
+    /// `ATOM_UTF8_EXT` (2-byte length).
+    Utf8,
+    /// `SMALL_ATOM_UTF8_EXT` (1-byte length).
+    SmallUtf8,
+}
+
+fn atom_text(out: &mut Vec<u8>, text: &[u8], style: AtomStyle) {
+    match style {
+        AtomStyle::Utf8 => {
+            out.push(ATOM_UTF8_EXT);
+            out.extend_from_slice(&(text.len() as u16).to_be_bytes());
+        }
+        AtomStyle::SmallUtf8 => {
+            out.push(SMALL_ATOM_UTF8_EXT);
+            out.push(text.len() as u8);
+        }
+    }
+    out.extend_from_slice(text);
+}
+
+/// Write `atom` as a cache reference when the message's own table has it
+/// (saves bytes and keeps the header untouched), else inline.
+pub fn atom_or_ref(out: &mut Vec<u8>, atom: &Atom, table: &[AtomRef]) {
+    match table.iter().position(|r| r.atom == *atom) {
+        Some(i) => out.extend_from_slice(&[ATOM_CACHE_REF, i as u8]),
+        None => atom_text(out, atom.as_bytes(), AtomStyle::SmallUtf8),
+    }
+}
+
+/// The anonymous sender of every rewrite: a pid on node `''` with zeros.
+fn dummy_pid(out: &mut Vec<u8>, style: AtomStyle) {
+    out.push(NEW_PID_EXT);
+    atom_text(out, b"", style);
+    out.extend_from_slice(&[0; 12]);
+}
+
+/// `{6, Pid, '', undefined}` followed by the payload `[]`: a REG_SEND to a
+/// name nobody registers, which the VM silently discards.
+pub fn noop_message(out: &mut Vec<u8>, style: AtomStyle, external: bool) {
+    if external {
+        out.push(131);
+    }
+    out.extend_from_slice(&[SMALL_TUPLE_EXT, 4, SMALL_INTEGER_EXT, DOP_REG_SEND]);
+    dummy_pid(out, style);
+    atom_text(out, b"", style);
+    atom_text(out, b"undefined", style);
+    if external {
+        out.push(131);
+    }
+    out.push(NIL_EXT);
+}
+
+/// An integer in the smallest encoding OTP would use for it.
+pub fn integer(out: &mut Vec<u8>, n: u64) {
+    if n < 256 {
+        out.extend_from_slice(&[SMALL_INTEGER_EXT, n as u8]);
+    } else if n <= i32::MAX as u64 {
+        out.push(INTEGER_EXT);
+        out.extend_from_slice(&(n as i32).to_be_bytes());
+    } else {
+        out.extend_from_slice(&[SMALL_BIG_EXT, 8, 0]);
+        out.extend_from_slice(&n.to_le_bytes());
+    }
+}
+
+/// What a redirect carries to the router.
+#[derive(Debug)]
+pub struct Redirect<'a> {
+    /// The router's registered name.
+    pub router: &'a Atom,
+    /// The sending node.
+    pub sysname: &'a Atom,
+    /// The channel's redirect counter.
+    pub sort: u64,
+    /// Original control bytes (internal encoding, refs into `table`).
+    pub control: &'a [u8],
+    /// Original trace token bytes, if the operation carried one.
+    pub token: Option<&'a [u8]>,
+    /// Original payload bytes, if the operation has a payload.
+    pub payload: Option<&'a [u8]>,
+}
+
+/// The REG_SEND(_TT) to the router: control `{6|16, Pid, '', Router[, Token]}`,
+/// payload `{Sysname, Sort, Control[, Payload]}` with the original bytes.
+pub fn redirect_message(out: &mut Vec<u8>, r: &Redirect<'_>, table: &[AtomRef], external: bool) {
+    if external {
+        out.push(131);
+    }
+    let (arity, dop) = if r.token.is_some() { (5, DOP_REG_SEND_TT) } else { (4, DOP_REG_SEND) };
+    out.extend_from_slice(&[SMALL_TUPLE_EXT, arity, SMALL_INTEGER_EXT, dop]);
+    dummy_pid(out, AtomStyle::SmallUtf8);
+    atom_text(out, b"", AtomStyle::SmallUtf8);
+    atom_or_ref(out, r.router, table);
+    if let Some(token) = r.token {
+        out.extend_from_slice(token);
+    }
+    if external {
+        out.push(131);
+    }
+    let arity = if r.payload.is_some() { 4 } else { 3 };
+    out.extend_from_slice(&[SMALL_TUPLE_EXT, arity]);
+    atom_or_ref(out, r.sysname, table);
+    integer(out, r.sort);
+    out.extend_from_slice(r.control);
+    if let Some(payload) = r.payload {
+        out.extend_from_slice(payload);
+    }
+}
+
+/// `{edf, req, 3}`, the MFA every inspected spawn request is pointed at.
+pub fn edf_req_mfa(out: &mut Vec<u8>) {
+    out.extend_from_slice(&[SMALL_TUPLE_EXT, 3]);
+    atom_text(out, b"edf", AtomStyle::SmallUtf8);
+    atom_text(out, b"req", AtomStyle::SmallUtf8);
+    out.extend_from_slice(&[SMALL_INTEGER_EXT, 3]);
+}
+
+/// The spawn request's new argument list `[Sysname, OriginalMFA, OriginalArgs]`.
+pub fn edf_req_args(out: &mut Vec<u8>, sysname: &Atom, mfa: &[u8], args: &[u8], table: &[AtomRef]) {
+    out.push(LIST_EXT);
+    out.extend_from_slice(&3u32.to_be_bytes());
+    atom_or_ref(out, sysname, table);
+    out.extend_from_slice(mfa);
+    out.extend_from_slice(args);
+    out.push(NIL_EXT);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_noop_is_36_bytes_and_decodes_as_otp_writes_it() {
+        let mut out = vec![];
+        noop_message(&mut out, AtomStyle::Utf8, false);
+        assert_eq!(out.len(), 36);
+        let mut small = vec![];
+        noop_message(&mut small, AtomStyle::SmallUtf8, false);
+        // each of the three atoms saves one length byte
+        assert_eq!(small.len(), 33);
+        assert_eq!(&small[..4], &[104, 4, 97, 6]);
+        assert_eq!(*small.last().unwrap(), NIL_EXT);
+    }
+
+    #[test]
+    fn integers_use_the_smallest_encoding() {
+        let enc = |n| {
+            let mut v = vec![];
+            integer(&mut v, n);
+            v
+        };
+        assert_eq!(enc(7), vec![97, 7]);
+        assert_eq!(enc(256), vec![98, 0, 0, 1, 0]);
+        assert_eq!(enc(1 << 31), vec![110, 8, 0, 0, 0, 0, 128, 0, 0, 0, 0]);
+    }
+}
