@@ -1,0 +1,127 @@
+//! The length scanner: skips exactly one term without allocating, without
+//! recursion, and in slices of bounded work.
+//!
+//! Nesting needs no stack because only the *number* of sub-terms still to
+//! skip matters: a tuple of arity n turns one pending term into n, a list
+//! into n + 1 (its tail), a map into 2n, a fun into its free variables, a
+//! record into 2n (its field names, which must be atoms, then its values).
+//! That count never exceeds the bytes left (every term takes at least one
+//! byte), so a huge declared arity fails at once as truncated.
+
+use crate::channel::Budget;
+use crate::cursor::Cursor;
+use crate::error::{Error, ErrorKind};
+
+use super::context::ScanContext;
+use super::head::{need_terms, read_view};
+use super::view::View;
+
+/// What a scanned term contained that the statistics count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TermFlags {
+    /// Some sub-term was an `EXPORT_EXT` (`fun M:F/A`).
+    pub has_export: bool,
+    /// Some sub-term was a `NEW_FUN_EXT` (a closure).
+    pub has_new_fun: bool,
+}
+
+/// Outcome of one [`Scanner::run`] slice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scan {
+    /// The term ended; the position is just after it.
+    Done,
+    /// The budget ran out first; call `run` again with the same bytes and
+    /// position.
+    Yield,
+}
+
+/// A resumable scan of one term.
+#[derive(Clone, Debug)]
+pub struct Scanner {
+    /// Sub-terms still to skip (starts at 1: the term itself).
+    pending: u64,
+    /// How many of the next pending terms must be atoms (record field names).
+    atoms_pending: u64,
+    flags: TermFlags,
+}
+
+impl Default for Scanner {
+    fn default() -> Self {
+        Scanner::new()
+    }
+}
+
+impl Scanner {
+    /// A scanner at the start of one term.
+    pub fn new() -> Self {
+        Scanner {
+            pending: 1,
+            atoms_pending: 0,
+            flags: TermFlags::default(),
+        }
+    }
+
+    /// What the term contained so far.
+    pub fn flags(&self) -> TermFlags {
+        self.flags
+    }
+
+    /// Whether the whole term has been skipped.
+    pub fn is_done(&self) -> bool {
+        self.pending == 0
+    }
+
+    /// Skip terms from `*pos` in `bytes`, advancing `*pos` past each one,
+    /// until the term ends (`Scan::Done`) or `budget` is spent
+    /// (`Scan::Yield`). Costs one unit per term plus one per 64 bytes read;
+    /// each call makes progress even on an empty budget. After an error the
+    /// scanner must be dropped.
+    pub fn run(
+        &mut self,
+        bytes: &[u8],
+        pos: &mut usize,
+        budget: &mut Budget,
+        ctx: &ScanContext,
+    ) -> Result<Scan, Error> {
+        let mut cur = Cursor::new(bytes);
+        cur.skip(*pos)?;
+        while self.pending > 0 {
+            let at = cur.pos();
+            let view = read_view(&mut cur, ctx, None)?;
+            if self.atoms_pending > 0 {
+                if !matches!(view, View::Atom(_)) {
+                    return Err(Error::new(ErrorKind::MalformedTerm, at));
+                }
+                self.atoms_pending -= 1;
+            }
+            self.pending -= 1;
+            match view {
+                View::Export { .. } => self.flags.has_export = true,
+                View::Fun(_) => self.flags.has_new_fun = true,
+                View::Record(r) => self.atoms_pending += u64::from(r.num_fields),
+                _ => {}
+            }
+            self.pending += view.sub_terms();
+            need_terms(&cur, self.pending)?;
+            *pos = cur.pos();
+            budget.spend(1 + ((cur.pos() - at) / 64) as u64);
+            if self.pending > 0 && budget.exhausted() {
+                return Ok(Scan::Yield);
+            }
+        }
+        Ok(Scan::Done)
+    }
+}
+
+/// Skip one term at `*pos` with no work bound (for terms already known to
+/// be small, or already bounded by a frame length).
+pub fn skip_term(bytes: &[u8], pos: &mut usize, ctx: &ScanContext) -> Result<TermFlags, Error> {
+    let mut scanner = Scanner::new();
+    let mut budget = Budget::new(u64::MAX);
+    loop {
+        if scanner.run(bytes, pos, &mut budget, ctx)? == Scan::Done {
+            return Ok(scanner.flags());
+        }
+        budget = Budget::new(u64::MAX);
+    }
+}
