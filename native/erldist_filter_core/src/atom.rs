@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorKind};
 pub const MAX_ATOM_CHARS: usize = 255;
 
 /// An atom's text in UTF-8. Short atoms (almost all) live inline.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Atom(SmallVec<[u8; 23]>);
 
 impl Atom {

@@ -5,14 +5,17 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::atom_cache::AtomCache;
+use crate::classify::Verdict;
 use crate::config::Config;
 use crate::control;
 use crate::cursor::Cursor;
-use crate::dop::Dop;
 use crate::error::{Error, ErrorKind};
-use crate::fragments::Sequences;
+use crate::fragments::{Sequences, Step};
 use crate::framing::{Framer, Packet, PacketSize};
 use crate::header::{self, FrameKind};
+use crate::held::{self, Held};
+use crate::inspect::{self, Inspected, LogEvent, Peer, Whole};
+use crate::message::{self, Parsed};
 use crate::limits::Limits;
 use crate::stats::ChannelStats;
 
@@ -42,12 +45,15 @@ pub enum Emit {
 pub struct Actions {
     /// Frames to deliver.
     pub emits: Vec<Emit>,
+    /// Messages to copy to the logger queue.
+    pub logs: Vec<LogEvent>,
 }
 
 impl Actions {
     /// Forget everything (keeps the allocations).
     pub fn clear(&mut self) {
         self.emits.clear();
+        self.logs.clear();
     }
 }
 
@@ -84,12 +90,31 @@ impl Budget {
 
 /// Work charged per packet, on top of the bytes it makes us scan.
 const PACKET_COST: u64 = 16;
+/// Offset of the payload in an 'F' frame.
+const CONTINUATION_PAYLOAD_AT: usize = 18;
 
-/// What to do with a decoded frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outcome {
-    /// Deliver it unchanged.
-    Emit,
+/// A frame and where its bytes live.
+enum Frame<'d> {
+    /// In the caller's slice (emitted as a sub-binary of it).
+    Input(&'d [u8], Range<usize>),
+    /// Assembled by us across calls.
+    Owned(Vec<u8>),
+}
+
+impl Frame<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Frame::Input(data, r) => data.get(r.clone()).unwrap_or(&[]),
+            Frame::Owned(v) => v,
+        }
+    }
+
+    fn into_emit(self) -> Emit {
+        match self {
+            Frame::Input(_, r) => Emit::Input(r),
+            Frame::Owned(v) => Emit::Owned(v),
+        }
+    }
 }
 
 /// The receive side of one distribution connection.
@@ -100,6 +125,9 @@ pub struct Channel {
     framer: Option<Framer>,
     cache: AtomCache,
     sequences: Sequences,
+    peer: Peer,
+    /// Redirect counter (the `Sort` of router messages).
+    sort: u64,
 }
 
 impl Channel {
@@ -112,31 +140,34 @@ impl Channel {
             framer,
             cache: AtomCache::default(),
             sequences: Sequences::default(),
+            peer: Peer::default(),
+            sort: 0,
         }
     }
 
+    /// Name the sending node and its router (used by redirects).
+    pub fn with_peer(mut self, peer: Peer) -> Self {
+        self.peer = peer;
+        self
+    }
+
     /// Feed bytes read from the socket. Frames completed by these bytes are
-    /// pushed to `out` in order. Returns how many bytes of `data` were
-    /// consumed: less than `data.len()` only when `budget` ran out, in which
-    /// case call again with the rest. Partial packets are kept inside.
+    /// pushed to `out` in order, with the messages to log. Returns how many
+    /// bytes of `data` were consumed: less than `data.len()` only when
+    /// `budget` ran out, in which case call again with the rest. Partial
+    /// packets are kept inside.
     ///
     /// With packet size 0 each call carries exactly one whole frame (an
     /// empty one is a tick).
-    pub fn recv(
-        &mut self,
-        data: &[u8],
-        cfg: &Config,
-        budget: &mut Budget,
-        out: &mut Actions,
-    ) -> Result<usize, Error> {
-        let _ = cfg;
+    pub fn recv(&mut self, data: &[u8], cfg: &Config, budget: &mut Budget, out: &mut Actions) -> Result<usize, Error> {
         let Some(mut framer) = self.framer.take() else {
             self.stats.bytes_in.add(data.len() as u64);
             budget.spend(PACKET_COST + data.len() as u64 / 64);
             if data.is_empty() {
                 self.on_tick();
-            } else if self.decode_frame(data)? == Outcome::Emit {
-                self.push_emit(out, Emit::Input(0..data.len()));
+            } else {
+                self.stats.fastpath.inc();
+                self.on_frame(Frame::Input(data, 0..data.len()), cfg, out)?;
             }
             return Ok(data.len());
         };
@@ -147,48 +178,45 @@ impl Channel {
                 break Ok(pos);
             }
             let before = pos;
-            let packet = framer.next(data, &mut pos, self.opts.limits.max_packet_len);
-            budget.spend(PACKET_COST + (pos - before) as u64 / 64);
-            let done = match packet {
+            let step = match framer.next(data, &mut pos, self.opts.limits.max_packet_len) {
                 Ok(None) => Ok(()),
                 Ok(Some(Packet::Tick)) => {
                     self.on_tick();
                     Ok(())
                 }
                 Ok(Some(Packet::Input(range))) => {
-                    // Fast path: the frame lies in the caller's bytes and is
-                    // answered (emitted) without a copy.
+                    // Fast path: decoded in place, emitted without a copy.
                     self.stats.fastpath.inc();
-                    let frame = data.get(range.clone()).unwrap_or(&[]);
-                    self.decode_frame(frame).map(|outcome| match outcome {
-                        Outcome::Emit => self.push_emit(out, Emit::Input(range)),
-                    })
+                    self.on_frame(Frame::Input(data, range), cfg, out)
                 }
                 Ok(Some(Packet::Owned(frame))) => {
-                    // Slow path: assembled from bytes of several calls.
+                    // Slow path: assembled from the bytes of several calls.
                     self.stats.slowpath.inc();
-                    self.decode_frame(&frame).map(|outcome| match outcome {
-                        Outcome::Emit => self.push_emit(out, Emit::Owned(frame)),
-                    })
+                    self.on_frame(Frame::Owned(frame), cfg, out)
                 }
                 Err(e) => Err(e),
             };
-            if let Err(e) = done {
+            budget.spend(PACKET_COST + (pos - before) as u64 / 64);
+            if let Err(e) = step.and_then(|()| self.check_held(framer.buffered())) {
                 break Err(e);
             }
             if budget.exhausted() {
                 break Ok(pos);
             }
         };
+        self.framer = Some(framer);
         if let Ok(consumed) = result {
             self.stats.bytes_in.add(consumed as u64);
         }
-        if framer.buffered() as u64 > self.opts.limits.max_buffered_bytes {
-            self.framer = Some(framer);
+        result
+    }
+
+    /// Enforce `max_buffered_bytes` on the partial packet plus held fragments.
+    fn check_held(&self, partial: usize) -> Result<(), Error> {
+        if (partial + self.sequences.held_bytes()) as u64 > self.opts.limits.max_buffered_bytes {
             return Err(Error::new(ErrorKind::LimitBufferedBytes, 0));
         }
-        self.framer = Some(framer);
-        result
+        Ok(())
     }
 
     fn on_tick(&mut self) {
@@ -201,52 +229,168 @@ impl Channel {
         out.emits.push(emit);
     }
 
-    /// Decode one frame, update the atom cache, sequences and counters, and
-    /// decide what to do with it (for now: emit it unchanged).
-    fn decode_frame(&mut self, frame: &[u8]) -> Result<Outcome, Error> {
-        let stats = &*self.stats;
-        stats.packet_count.inc();
-        let mut cur = Cursor::new(frame);
-        let dflags = self.opts.dflags;
-        match header::read_frame_kind(&mut cur, dflags)? {
-            FrameKind::PassThrough => {
-                stats.dist_pass_through_count.inc();
-                let head = control::read_external_head(&mut cur)?;
-                self.count_message(head.dop);
-            }
-            FrameKind::Normal => {
-                stats.dist_header_count.inc();
-                header::read_atom_table(&mut cur, &mut self.cache, dflags, &self.opts.limits, stats)?;
-                let head = control::read_head(&mut cur)?;
-                self.count_message(head.dop);
+    /// Decode one frame and decide what reaches the VM.
+    fn on_frame(&mut self, frame: Frame<'_>, cfg: &Config, out: &mut Actions) -> Result<(), Error> {
+        self.stats.packet_count.inc();
+        let parsed = message::parse(frame.bytes(), self.opts.dflags, &mut self.cache, &self.opts.limits, &self.stats)?;
+        match parsed.kind {
+            FrameKind::PassThrough | FrameKind::Normal | FrameKind::FragmentHeader { fragment_id: 1, .. } => {
+                self.on_whole_frame(frame, &parsed, cfg, out)
             }
             FrameKind::FragmentHeader { sequence_id, fragment_id } => {
-                stats.dist_frag_header_count.inc();
-                header::read_atom_table(&mut cur, &mut self.cache, dflags, &self.opts.limits, stats)?;
-                let head = control::read_head(&mut cur)?;
-                if fragment_id == 1 {
-                    self.count_message(head.dop);
-                } else {
-                    self.sequences.start(sequence_id, fragment_id, head.dop, &self.opts.limits)?;
-                    self.stats.dop(head.dop).seen.inc();
-                }
+                self.on_fragment_header(frame, parsed, sequence_id, fragment_id, cfg, out)
             }
             FrameKind::FragmentCont { sequence_id, fragment_id } => {
-                stats.dist_frag_cont_count.inc();
-                let (dop, last) = self.sequences.advance(sequence_id, fragment_id)?;
-                if last {
-                    self.stats.dop(dop).emit.inc();
+                self.on_continuation(frame, sequence_id, fragment_id, cfg, out)
+            }
+        }
+    }
+
+    /// A message in one frame: inspect it, then emit it or its rewrite.
+    fn on_whole_frame(&mut self, frame: Frame<'_>, p: &Parsed, cfg: &Config, out: &mut Actions) -> Result<(), Error> {
+        let whole = Whole {
+            bytes: frame.bytes(),
+            prefix: 0..p.header.start,
+            header: p.header.clone(),
+            table: &p.table,
+            body: p.body,
+            external: p.external(),
+        };
+        let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort)?;
+        let (rewrite, log) = self.account(ins);
+        out.logs.extend(log);
+        match rewrite {
+            None => self.push_emit(out, frame.into_emit()),
+            Some(bytes) if bytes.is_empty() => {}
+            Some(bytes) => self.push_emit(out, Emit::Owned(bytes)),
+        }
+        Ok(())
+    }
+
+    /// The first of several fragments: pass it on, or hold the message
+    /// when it must be inspected or compacted whole.
+    fn on_fragment_header(
+        &mut self,
+        frame: Frame<'_>,
+        p: Parsed,
+        sequence_id: u64,
+        fragments: u64,
+        cfg: &Config,
+        out: &mut Actions,
+    ) -> Result<(), Error> {
+        let bytes = frame.bytes();
+        let mut cur = Cursor::new(bytes);
+        cur.skip(p.body)?;
+        let dop = control::read_head(&mut cur)?.dop;
+        if !(cfg.deep_packet_inspection || cfg.compact_fragments) {
+            self.sequences.start(sequence_id, fragments, dop, None, &self.opts.limits)?;
+            self.stats.dop(dop).seen.inc();
+            self.push_emit(out, frame.into_emit());
+            return Ok(());
+        }
+        let commit = held::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &p.table);
+        let held = Held::new(bytes, p.header, p.table, p.body, fragments);
+        self.sequences.start(sequence_id, fragments, dop, Some(held), &self.opts.limits)?;
+        if let Some(commit) = commit {
+            self.push_emit(out, Emit::Owned(commit));
+        }
+        Ok(())
+    }
+
+    /// A later fragment: pass it on, or add it to the held message and
+    /// finish that message when it is the last.
+    fn on_continuation(
+        &mut self,
+        frame: Frame<'_>,
+        sequence_id: u64,
+        fragment_id: u64,
+        cfg: &Config,
+        out: &mut Actions,
+    ) -> Result<(), Error> {
+        let payload = frame.bytes().get(CONTINUATION_PAYLOAD_AT..).unwrap_or(&[]);
+        let (dop, held) = match self.sequences.advance(sequence_id, fragment_id)? {
+            Step::More { held: true } => {
+                self.sequences.hold_more(sequence_id, payload);
+                return Ok(());
+            }
+            Step::More { held: false } => {
+                self.push_emit(out, frame.into_emit());
+                return Ok(());
+            }
+            Step::Last(seq) => (seq.dop, seq.held),
+        };
+        let Some(mut held) = held else {
+            self.stats.dop(dop).emit.inc();
+            self.push_emit(out, frame.into_emit());
+            return Ok(());
+        };
+        held.append(payload);
+        self.finish_held(*held, cfg, out)
+    }
+
+    /// The last fragment of a held message arrived: reconcile its header
+    /// with the cache, inspect it, emit it (whole or as its fragments) or
+    /// its rewrite, then the rollback if one is needed.
+    fn finish_held(&mut self, mut held: Held, cfg: &Config, out: &mut Actions) -> Result<(), Error> {
+        let mut rewrote = false;
+        let rollback = held.reconcile(&self.cache, self.opts.dflags, &mut rewrote);
+        self.stats.rewrite_fragment_header_count.add(u64::from(rewrote));
+        held.set_fragment_id(1);
+        let whole = Whole {
+            bytes: &held.buf,
+            prefix: 0..held.header.start,
+            header: held.header.clone(),
+            table: &held.table,
+            body: held.body,
+            external: false,
+        };
+        let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort)?;
+        let (rewrite, log) = self.account(ins);
+        out.logs.extend(log);
+        match rewrite {
+            Some(bytes) => self.push_emit(out, Emit::Owned(bytes)),
+            None if cfg.compact_fragments => {
+                self.stats.compact_external_count.inc();
+                self.stats.compact_fragment_count.add(held.cuts.len() as u64);
+                self.push_emit(out, Emit::Owned(held.buf));
+            }
+            None => {
+                for fragment in held.into_fragments() {
+                    self.push_emit(out, Emit::Owned(fragment));
                 }
             }
         }
-        Ok(Outcome::Emit)
+        if let Some(rollback) = rollback {
+            self.stats.rollback_atom_cache_count.inc();
+            self.push_emit(out, Emit::Owned(rollback));
+        }
+        Ok(())
     }
 
-    /// A whole message was decoded and will be emitted unchanged.
-    fn count_message(&self, dop: Dop) {
-        let c = self.stats.dop(dop);
+    /// Count an inspected message; hand back its rewrite and log event.
+    fn account(&self, ins: Inspected) -> (Option<Vec<u8>>, Option<LogEvent>) {
+        let c = self.stats.dop(ins.dop);
         c.seen.inc();
-        c.emit.inc();
+        match ins.decision.verdict {
+            Verdict::Emit => c.emit.inc(),
+            Verdict::Drop => {
+                c.drop.inc();
+                if ins.rewrite.as_ref().is_some_and(|r| !r.is_empty()) {
+                    self.stats.drop_count.inc();
+                }
+            }
+            Verdict::Redirect | Verdict::SpawnRedirect => {
+                // Redirects count as emitted, as in the C NIF.
+                c.emit.inc();
+                c.redirect.inc();
+                self.stats.redirect_count.inc();
+            }
+        }
+        if ins.log.is_some() {
+            c.log.inc();
+            self.stats.log_count.inc();
+        }
+        (ins.rewrite, ins.log)
     }
 
     /// The options it was opened with.
@@ -264,9 +408,9 @@ impl Channel {
         &self.stats
     }
 
-    /// Bytes held: the partial packet (and, later, held fragments).
+    /// Bytes held: the partial packet plus held fragments.
     pub fn buffered_bytes(&self) -> u64 {
-        self.framer.as_ref().map_or(0, |f| f.buffered() as u64)
+        (self.framer.as_ref().map_or(0, |f| f.buffered()) + self.sequences.held_bytes()) as u64
     }
 
     /// `(received, declared)` bytes of the packet being assembled.

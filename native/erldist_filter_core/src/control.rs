@@ -76,3 +76,204 @@ mod tests {
         assert_eq!(head(&[104, 5, 97, 37]).map(|h| h.dop), Ok(Dop::AltactSigSend));
     }
 }
+
+// ---------------------------------------------------------------------------
+// Typed decoding of a whole control message.
+
+use std::ops::Range;
+
+use crate::term::{AtomRef, PidView, RefView, View, Viewer};
+
+/// A process named in a control message: a pid, or a registered name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proc<'a> {
+    /// A pid.
+    Pid(PidView<'a>),
+    /// A registered name.
+    Name(AtomRef<'a>),
+}
+
+/// Where an `ALTACT_SIG_SEND` goes, by its flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AltactTarget<'a> {
+    /// A pid.
+    Pid(PidView<'a>),
+    /// A registered name (NAME flag).
+    Name(AtomRef<'a>),
+    /// A process alias (ALIAS flag).
+    Alias(RefView<'a>),
+}
+
+/// `ALTACT_SIG_SEND` flag bits.
+pub mod altact {
+    /// Priority signal.
+    pub const PRIO: i64 = 1;
+    /// A trace token is the fifth element.
+    pub const TOKEN: i64 = 2;
+    /// The target is an alias.
+    pub const ALIAS: i64 = 4;
+    /// The target is a registered name.
+    pub const NAME: i64 = 8;
+    /// An exit signal, not a message.
+    pub const EXIT: i64 = 16;
+}
+
+/// The fields of a control message, typed as OTP defines them. `_TT`
+/// variants share their base form; their token is in [`Control::token`].
+/// Positions are offsets into the viewed bytes.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)]
+pub enum Op<'a> {
+    Link { from: PidView<'a>, to: PidView<'a> },
+    Send { to: PidView<'a> },
+    Exit { from: PidView<'a>, to: PidView<'a>, reason: usize },
+    Unlink { from: PidView<'a>, to: PidView<'a> },
+    RegSend { from: PidView<'a>, to_name: AtomRef<'a> },
+    GroupLeader { from: PidView<'a>, to: PidView<'a> },
+    Exit2 { from: PidView<'a>, to: PidView<'a>, reason: usize },
+    MonitorP { from: PidView<'a>, to: Proc<'a>, reference: RefView<'a> },
+    DemonitorP { from: PidView<'a>, to: Proc<'a>, reference: RefView<'a> },
+    MonitorPExit { from: Proc<'a>, to: PidView<'a>, reference: RefView<'a>, reason: usize },
+    SendSender { from: PidView<'a>, to: PidView<'a> },
+    PayloadExit { from: PidView<'a>, to: PidView<'a> },
+    PayloadExit2 { from: PidView<'a>, to: PidView<'a> },
+    PayloadMonitorPExit { from: Proc<'a>, to: PidView<'a>, reference: RefView<'a> },
+    SpawnRequest {
+        req_id: RefView<'a>,
+        from: PidView<'a>,
+        group_leader: PidView<'a>,
+        /// The `{M, F, A}` tuple's bytes.
+        mfa: Range<usize>,
+        module: AtomRef<'a>,
+        function: AtomRef<'a>,
+        arity: i64,
+        /// Position of the option list.
+        opts: usize,
+    },
+    SpawnReply { req_id: RefView<'a>, to: PidView<'a>, flags: i64, result: usize },
+    AliasSend { from: PidView<'a>, alias: RefView<'a> },
+    UnlinkId { id: usize, from: PidView<'a>, to: PidView<'a> },
+    UnlinkIdAck { id: usize, from: PidView<'a>, to: PidView<'a> },
+    AltactSigSend { flags: i64, sender: PidView<'a>, to: AltactTarget<'a> },
+}
+
+/// A decoded control message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Control<'a> {
+    /// Operation and arity.
+    pub head: ControlHead,
+    /// The typed fields.
+    pub op: Op<'a>,
+    /// The trace token's bytes, for `_TT` operations and altact with a token.
+    pub token: Option<Range<usize>>,
+    /// The whole control term's bytes; the payload (if any) starts at `end`.
+    pub range: Range<usize>,
+}
+
+/// Decode the control message at `pos` of the viewer's bytes, checking
+/// arity and element types. Scans the whole control (its end is where the
+/// payload starts).
+pub fn decode<'a>(v: &Viewer<'a>, pos: usize) -> Result<Control<'a>, Error> {
+    let mut cur = Cursor::new(v.bytes());
+    cur.skip(pos)?;
+    let head = read_head(&mut cur)?;
+    let (_, first) = v.view(pos)?.as_tuple().ok_or(Error::new(ErrorKind::MalformedControl, pos))?;
+    // Element positions after the operation number.
+    let mut at = [0usize; 7];
+    let mut end = first;
+    for (i, p) in v.elements(first, u64::from(head.arity)).enumerate() {
+        let p = p?;
+        if let Some(slot) = i.checked_sub(1).and_then(|j| at.get_mut(j)) {
+            *slot = p;
+        }
+        end = p;
+    }
+    let end = v.end_of(end)?;
+    let el = |i: usize| at.get(i).copied().unwrap_or(0);
+    let bad = |i: usize| Error::new(ErrorKind::BadControlElement, el(i));
+    let pid = |i: usize| match v.view(el(i))? {
+        View::Pid(p) => Ok(p),
+        _ => Err(bad(i)),
+    };
+    let reference = |i: usize| match v.view(el(i))? {
+        View::Ref(r) => Ok(r),
+        _ => Err(bad(i)),
+    };
+    let atom = |i: usize| v.view(el(i))?.as_atom().ok_or_else(|| bad(i));
+    let int = |i: usize| v.view(el(i))?.as_i64().ok_or_else(|| bad(i));
+    let integer = |i: usize| if v.view(el(i))?.is_integer() { Ok(el(i)) } else { Err(bad(i)) };
+    let list = |i: usize| if v.view(el(i))?.is_list() { Ok(el(i)) } else { Err(bad(i)) };
+    let proc_ = |i: usize| match v.view(el(i))? {
+        View::Pid(p) => Ok(Proc::Pid(p)),
+        View::Atom(a) => Ok(Proc::Name(a)),
+        _ => Err(bad(i)),
+    };
+    let token_at = |i: usize| -> Result<Range<usize>, Error> { Ok(el(i)..v.end_of(el(i))?) };
+    let token = match head.dop.info().token_pos {
+        Some(p) if head.dop != Dop::AltactSigSend || head.arity == 5 => Some(token_at(p as usize - 1)?),
+        _ => None,
+    };
+    use Dop::*;
+    let op = match head.dop {
+        Link => Op::Link { from: pid(0)?, to: pid(1)? },
+        Send | SendTt => Op::Send { to: pid(1)? },
+        Exit => Op::Exit { from: pid(0)?, to: pid(1)?, reason: el(2) },
+        ExitTt => Op::Exit { from: pid(0)?, to: pid(1)?, reason: el(3) },
+        Unlink => Op::Unlink { from: pid(0)?, to: pid(1)? },
+        RegSend | RegSendTt => Op::RegSend { from: pid(0)?, to_name: atom(2)? },
+        GroupLeader => Op::GroupLeader { from: pid(0)?, to: pid(1)? },
+        Exit2 => Op::Exit2 { from: pid(0)?, to: pid(1)?, reason: el(2) },
+        Exit2Tt => Op::Exit2 { from: pid(0)?, to: pid(1)?, reason: el(3) },
+        MonitorP => Op::MonitorP { from: pid(0)?, to: proc_(1)?, reference: reference(2)? },
+        DemonitorP => Op::DemonitorP { from: pid(0)?, to: proc_(1)?, reference: reference(2)? },
+        MonitorPExit => {
+            Op::MonitorPExit { from: proc_(0)?, to: pid(1)?, reference: reference(2)?, reason: el(3) }
+        }
+        SendSender | SendSenderTt => Op::SendSender { from: pid(0)?, to: pid(1)? },
+        PayloadExit | PayloadExitTt => Op::PayloadExit { from: pid(0)?, to: pid(1)? },
+        PayloadExit2 | PayloadExit2Tt => Op::PayloadExit2 { from: pid(0)?, to: pid(1)? },
+        PayloadMonitorPExit => {
+            Op::PayloadMonitorPExit { from: proc_(0)?, to: pid(1)?, reference: reference(2)? }
+        }
+        SpawnRequest | SpawnRequestTt => {
+            let mfa_at = el(3);
+            let [m, f, a] = v.tuple::<3>(mfa_at)?.ok_or_else(|| bad(3))?;
+            let module = v.view(m)?.as_atom().ok_or_else(|| bad(3))?;
+            let function = v.view(f)?.as_atom().ok_or_else(|| bad(3))?;
+            let arity = v.view(a)?.as_i64().ok_or_else(|| bad(3))?;
+            Op::SpawnRequest {
+                req_id: reference(0)?,
+                from: pid(1)?,
+                group_leader: pid(2)?,
+                mfa: mfa_at..v.end_of(mfa_at)?,
+                module,
+                function,
+                arity,
+                opts: list(4)?,
+            }
+        }
+        SpawnReply | SpawnReplyTt => {
+            Op::SpawnReply { req_id: reference(0)?, to: pid(1)?, flags: int(2)?, result: el(3) }
+        }
+        AliasSend | AliasSendTt => Op::AliasSend { from: pid(0)?, alias: reference(1)? },
+        UnlinkId => Op::UnlinkId { id: integer(0)?, from: pid(1)?, to: pid(2)? },
+        UnlinkIdAck => Op::UnlinkIdAck { id: integer(0)?, from: pid(1)?, to: pid(2)? },
+        AltactSigSend => {
+            let flags = int(0)?;
+            // EXIT first (pid, or alias with ALIAS), then NAME, then ALIAS.
+            let to = if flags & altact::EXIT != 0 && flags & altact::ALIAS == 0 {
+                AltactTarget::Pid(pid(2)?)
+            } else if flags & altact::EXIT != 0 {
+                AltactTarget::Alias(reference(2)?)
+            } else if flags & altact::NAME != 0 {
+                AltactTarget::Name(atom(2)?)
+            } else if flags & altact::ALIAS != 0 {
+                AltactTarget::Alias(reference(2)?)
+            } else {
+                AltactTarget::Pid(pid(2)?)
+            };
+            Op::AltactSigSend { flags, sender: pid(1)?, to }
+        }
+    };
+    Ok(Control { head, op, token, range: pos..end })
+}

@@ -70,6 +70,9 @@ pub enum ErrorKind {
     /// A control tuple with the wrong number of elements for its operation.
     #[error("wrong control message arity")]
     WrongControlArity,
+    /// A control message element of the wrong type (e.g. an atom where a pid belongs).
+    #[error("control message element of the wrong type")]
+    BadControlElement,
     /// Bytes after a message that should have ended.
     #[error("trailing bytes after the message")]
     TrailingBytes,
@@ -116,6 +119,7 @@ impl ErrorKind {
             ErrorKind::MalformedControl => "malformed_control",
             ErrorKind::UnknownDop => "unknown_dop",
             ErrorKind::WrongControlArity => "wrong_control_arity",
+            ErrorKind::BadControlElement => "bad_control_element",
             ErrorKind::TrailingBytes => "trailing_bytes",
             ErrorKind::LimitPacketLen => "max_packet_len",
             ErrorKind::LimitFragments => "max_fragments",

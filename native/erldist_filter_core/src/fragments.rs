@@ -1,10 +1,12 @@
 //! Fragmented messages in flight: which sequences are open, which fragment
-//! each expects next, within the channel's limits.
+//! each expects next, and the bytes held for those being inspected, within
+//! the channel's limits.
 
 use std::collections::HashMap;
 
 use crate::dop::Dop;
 use crate::error::{Error, ErrorKind};
+use crate::held::Held;
 use crate::limits::Limits;
 
 /// One message whose fragments are still arriving.
@@ -14,17 +16,33 @@ pub struct Sequence {
     pub next_id: u64,
     /// The message's operation (from the header fragment).
     pub dop: Dop,
+    /// The message so far, when it is held for inspection or compaction;
+    /// `None` when its fragments pass straight through.
+    pub held: Option<Box<Held>>,
+}
+
+/// What a continuation did to its sequence.
+#[derive(Debug)]
+pub enum Step {
+    /// More fragments to come; `held` if the message is being held.
+    More {
+        /// Whether the sequence holds its bytes.
+        held: bool,
+    },
+    /// That was the last one: the sequence, now closed.
+    Last(Sequence),
 }
 
 /// Open sequences of one channel, keyed by SequenceId.
 #[derive(Debug, Default)]
 pub struct Sequences {
     open: HashMap<u64, Sequence>,
+    held_bytes: usize,
 }
 
 impl Sequences {
     /// Register a header fragment announcing `fragments` fragments (> 1).
-    pub fn start(&mut self, id: u64, fragments: u64, dop: Dop, limits: &Limits) -> Result<(), Error> {
+    pub fn start(&mut self, id: u64, fragments: u64, dop: Dop, held: Option<Held>, limits: &Limits) -> Result<(), Error> {
         if fragments > limits.max_fragments {
             return Err(Error::new(ErrorKind::LimitFragments, 10));
         }
@@ -34,24 +52,41 @@ impl Sequences {
         if self.open.len() as u64 >= limits.max_sequences {
             return Err(Error::new(ErrorKind::LimitSequences, 2));
         }
-        self.open.insert(id, Sequence { next_id: fragments - 1, dop });
+        self.held_bytes += held.as_ref().map_or(0, |h| h.len());
+        self.open.insert(id, Sequence { next_id: fragments - 1, dop, held: held.map(Box::new) });
         Ok(())
     }
 
-    /// Account for continuation `fragment_id` of sequence `id`. Returns the
-    /// message's operation and whether this was its last fragment.
-    pub fn advance(&mut self, id: u64, fragment_id: u64) -> Result<(Dop, bool), Error> {
+    /// Account for continuation `fragment_id` of sequence `id`.
+    pub fn advance(&mut self, id: u64, fragment_id: u64) -> Result<Step, Error> {
         let seq = self.open.get_mut(&id).ok_or(Error::new(ErrorKind::UnknownSequence, 2))?;
         if fragment_id != seq.next_id {
             return Err(Error::new(ErrorKind::FragmentOutOfOrder, 10));
         }
-        let dop = seq.dop;
-        if fragment_id == 1 {
-            self.open.remove(&id);
-            return Ok((dop, true));
+        if fragment_id > 1 {
+            seq.next_id = fragment_id - 1;
+            return Ok(Step::More { held: seq.held.is_some() });
         }
-        seq.next_id = fragment_id - 1;
-        Ok((dop, false))
+        match self.open.remove(&id) {
+            Some(seq) => {
+                self.held_bytes -= seq.held.as_ref().map_or(0, |h| h.len()).min(self.held_bytes);
+                Ok(Step::Last(seq))
+            }
+            None => Err(Error::new(ErrorKind::UnknownSequence, 2)),
+        }
+    }
+
+    /// Add `payload` to held sequence `id` (which must be open and held).
+    pub fn hold_more(&mut self, id: u64, payload: &[u8]) {
+        if let Some(held) = self.open.get_mut(&id).and_then(|s| s.held.as_mut()) {
+            held.append(payload);
+            self.held_bytes += payload.len();
+        }
+    }
+
+    /// Bytes held for inspection across all open sequences.
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
     }
 
     /// Number of open sequences.
@@ -69,20 +104,27 @@ impl Sequences {
 mod tests {
     use super::*;
 
+    fn dop_of(step: Step) -> (Dop, bool) {
+        match step {
+            Step::More { .. } => (Dop::Send, false),
+            Step::Last(s) => (s.dop, true),
+        }
+    }
+
     #[test]
     fn continuations_must_count_down_and_sequences_are_bounded() {
         let limits = Limits { max_sequences: 2, max_fragments: 10, ..Limits::default() };
         let mut s = Sequences::default();
-        s.start(1, 3, Dop::Send, &limits).unwrap();
-        assert_eq!(s.start(1, 3, Dop::Send, &limits).unwrap_err().kind, ErrorKind::DuplicateSequence);
+        s.start(1, 3, Dop::Send, None, &limits).unwrap();
+        assert_eq!(s.start(1, 3, Dop::Send, None, &limits).unwrap_err().kind, ErrorKind::DuplicateSequence);
         assert_eq!(s.advance(1, 1).unwrap_err().kind, ErrorKind::FragmentOutOfOrder);
         assert_eq!(s.advance(9, 2).unwrap_err().kind, ErrorKind::UnknownSequence);
-        assert_eq!(s.start(2, 11, Dop::Send, &limits).unwrap_err().kind, ErrorKind::LimitFragments);
-        s.start(2, 2, Dop::RegSend, &limits).unwrap();
-        assert_eq!(s.start(3, 2, Dop::Send, &limits).unwrap_err().kind, ErrorKind::LimitSequences);
-        assert_eq!(s.advance(1, 2).unwrap(), (Dop::Send, false));
-        assert_eq!(s.advance(1, 1).unwrap(), (Dop::Send, true));
-        assert_eq!(s.advance(2, 1).unwrap(), (Dop::RegSend, true));
+        assert_eq!(s.start(2, 11, Dop::Send, None, &limits).unwrap_err().kind, ErrorKind::LimitFragments);
+        s.start(2, 2, Dop::RegSend, None, &limits).unwrap();
+        assert_eq!(s.start(3, 2, Dop::Send, None, &limits).unwrap_err().kind, ErrorKind::LimitSequences);
+        assert_eq!(dop_of(s.advance(1, 2).unwrap()), (Dop::Send, false));
+        assert_eq!(dop_of(s.advance(1, 1).unwrap()), (Dop::Send, true));
+        assert_eq!(dop_of(s.advance(2, 1).unwrap()), (Dop::RegSend, true));
         assert!(s.is_empty());
     }
 }

@@ -29,7 +29,7 @@ pub const MAX_ATOM_REFS: usize = 255;
 /// One entry of a header's reference table: the cache slot and the atom the
 /// message means by it (kept per message: two entries may name one slot).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AtomRef {
+pub struct TableEntry {
     /// Cache slot, 0..2048.
     pub index: u16,
     /// Whether the header wrote the slot (a new entry) or read it.
@@ -39,7 +39,13 @@ pub struct AtomRef {
 }
 
 /// A header's references, in internal-index order (`ATOM_CACHE_REF` N is entry N).
-pub type AtomTable = SmallVec<[AtomRef; 8]>;
+pub type AtomTable = SmallVec<[TableEntry; 8]>;
+
+impl crate::term::AtomResolver for [TableEntry] {
+    fn resolve(&self, index: u8) -> Option<&Atom> {
+        self.get(usize::from(index)).map(|e| &e.atom)
+    }
+}
 
 /// What kind of frame this is, with its fragment ids.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,17 +156,63 @@ pub fn read_atom_table(
             if cache.put(index, atom.clone()) == Write::Overwrite {
                 stats.atom_cache_overwrite_count.inc();
             }
-            table.push(AtomRef { index, new: true, atom });
+            table.push(TableEntry { index, new: true, atom });
         } else {
             let atom = cache
                 .get(index)
                 .cloned()
                 .ok_or_else(|| Error::new(ErrorKind::AtomCacheEmptySlot, flags_at))?;
             stats.atom_cache_read_count.inc();
-            table.push(AtomRef { index, new: false, atom });
+            table.push(TableEntry { index, new: false, atom });
         }
     }
     Ok(table)
+}
+
+/// Encode a reference table as a header: the count, the flag nibbles
+/// (long-atom bit set when a new entry's text needs a 2-byte length), then
+/// each entry's low index byte and, for new entries, the text (UTF-8, or
+/// Latin-1 when the connection did not negotiate UTF-8 atoms).
+pub fn encode_atom_table(entries: &[TableEntry], dflags: u64, out: &mut Vec<u8>) {
+    let utf8 = dflags & flags::UTF8_ATOMS != 0;
+    let text = |a: &Atom| -> Vec<u8> {
+        if utf8 {
+            a.as_bytes().to_vec()
+        } else {
+            a.as_str().chars().map(|c| c as u32 as u8).collect()
+        }
+    };
+    let count = entries.len().min(MAX_ATOM_REFS);
+    out.push(count as u8);
+    if count == 0 {
+        return;
+    }
+    let long = entries.iter().any(|e| e.new && text(&e.atom).len() > 255);
+    let mut nibbles = vec![0u8; count / 2 + 1];
+    let mut set = |i: usize, v: u8| {
+        if let Some(b) = nibbles.get_mut(i / 2) {
+            *b |= if i % 2 == 0 { v } else { v << 4 };
+        }
+    };
+    for (i, e) in entries.iter().take(count).enumerate() {
+        set(i, (if e.new { 8 } else { 0 }) | ((e.index >> 8) as u8 & 7));
+    }
+    if long {
+        set(count, 1);
+    }
+    out.extend_from_slice(&nibbles);
+    for e in entries.iter().take(count) {
+        out.push(e.index as u8);
+        if e.new {
+            let t = text(&e.atom);
+            if long {
+                out.extend_from_slice(&(t.len() as u16).to_be_bytes());
+            } else {
+                out.push(t.len() as u8);
+            }
+            out.extend_from_slice(&t);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +257,21 @@ mod tests {
             let mut c = AtomCache::default();
             assert_eq!(parse(&bytes[..cut], &mut c).unwrap_err().kind, ErrorKind::Truncated);
         }
+    }
+
+    #[test]
+    fn encoded_tables_parse_back_to_the_same_entries() {
+        let atom = |s: &str| Atom::from_utf8(s.as_bytes()).unwrap();
+        let long = "x".repeat(200) + &"\u{e9}".repeat(30);
+        let entries = vec![
+            TableEntry { index: 2038, new: true, atom: atom("rex") },
+            TableEntry { index: 7, new: true, atom: atom(&long) },
+            TableEntry { index: 2038, new: false, atom: atom("rex") },
+        ];
+        let mut bytes = vec![];
+        encode_atom_table(&entries, DFLAGS, &mut bytes);
+        let mut cache = AtomCache::default();
+        assert_eq!(parse(&bytes, &mut cache).unwrap().to_vec(), entries);
     }
 
     #[test]

@@ -23,7 +23,9 @@
 
 pub mod atom;
 pub mod atom_cache;
+pub mod blocklist;
 pub mod channel;
+pub mod classify;
 pub mod config;
 pub mod control;
 pub mod cursor;
@@ -33,7 +35,10 @@ pub mod flags;
 pub mod fragments;
 pub mod framing;
 pub mod header;
+pub mod held;
+pub mod inspect;
 pub mod limits;
+pub mod message;
 pub mod rewrite;
 pub mod stats;
 pub mod term;

@@ -1,0 +1,178 @@
+//! A fragmented message held until its last fragment (SPEC decision 3), so
+//! it can be classified whole, and the atom-cache bookkeeping that holding
+//! requires (SPEC §4.10): other frames keep flowing to the VM meanwhile and
+//! may overwrite cache slots the held message uses.
+//!
+//! - On arrival of the header fragment, its new cache entries are
+//!   *committed* at once (a no-op frame carrying the same header), so frames
+//!   that overtake the held message find the atoms the sender put there.
+//! - On completion the header is *reconciled* with the cache as it is now:
+//!   entries whose slot was overwritten meanwhile become new entries carrying
+//!   the message's own atom, and a *rollback* frame afterwards restores what
+//!   the slot holds for everyone else.
+
+use std::ops::Range;
+
+use crate::atom_cache::AtomCache;
+use crate::header::{self, TableEntry, AtomTable, TAG_FRAGMENT_CONT, VERSION_MAGIC};
+use crate::rewrite::{self, AtomStyle};
+
+/// Offset of the FragmentId field in an 'E'/'F' frame.
+const FRAGMENT_ID_AT: usize = 10;
+/// Bytes before the header in an 'E' frame (131, 'E', SequenceId, FragmentId).
+const FRAGMENT_PREFIX: usize = 18;
+
+/// The message so far, laid out as its compacted frame: the header
+/// fragment, then every continuation's payload bytes.
+#[derive(Debug)]
+pub struct Held {
+    /// `131 'E' Seq N header control payload...` as received.
+    pub buf: Vec<u8>,
+    /// The header bytes in `buf`.
+    pub header: Range<usize>,
+    /// The header's references.
+    pub table: AtomTable,
+    /// Where the control starts in `buf`.
+    pub body: usize,
+    /// Where each continuation's payload starts in `buf`.
+    pub cuts: Vec<usize>,
+    /// Total fragments (the header fragment's FragmentId).
+    pub fragments: u64,
+}
+
+/// The frame that commits `table`'s new entries ahead of a held message:
+/// `131 'E' Seq 1 <header> <no-op>`. `None` if there is nothing new.
+pub fn commit_frame(sequence_id: u64, header: &[u8], table: &[TableEntry]) -> Option<Vec<u8>> {
+    if !table.iter().any(|e| e.new) {
+        return None;
+    }
+    let mut out = single_fragment_prefix(sequence_id, header.len() + 36);
+    out.extend_from_slice(header);
+    rewrite::noop_message(&mut out, AtomStyle::Utf8, false);
+    Some(out)
+}
+
+fn single_fragment_prefix(sequence_id: u64, extra: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRAGMENT_PREFIX + extra);
+    out.extend_from_slice(&[VERSION_MAGIC, header::TAG_FRAGMENT_HEADER]);
+    out.extend_from_slice(&sequence_id.to_be_bytes());
+    out.extend_from_slice(&1u64.to_be_bytes());
+    out
+}
+
+impl Held {
+    /// Start holding from the header fragment.
+    pub fn new(frame: &[u8], header: Range<usize>, table: AtomTable, body: usize, fragments: u64) -> Held {
+        Held { buf: frame.to_vec(), header, table, body, cuts: Vec::new(), fragments }
+    }
+
+    /// Add a continuation's payload bytes.
+    pub fn append(&mut self, payload: &[u8]) {
+        self.cuts.push(self.buf.len());
+        self.buf.extend_from_slice(payload);
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether nothing is held (never, once started).
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// The sequence id (from the header fragment).
+    pub fn sequence_id(&self) -> u64 {
+        self.buf.get(2..FRAGMENT_ID_AT).map_or(0, |b| b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x)))
+    }
+
+    /// Reconcile the header with `cache` as it is now, rewriting it in
+    /// `buf` if needed (`rewrote` says so). Returns the rollback frame to
+    /// emit after the message, if any slot was overwritten meanwhile.
+    pub fn reconcile(&mut self, cache: &AtomCache, dflags: u64, rewrote: &mut bool) -> Option<Vec<u8>> {
+        let mut rollback: Vec<TableEntry> = Vec::new();
+        let mut old_became_new = false;
+        let mut new_became_old = false;
+        let mut rewritten = self.table.clone();
+        for (i, e) in rewritten.iter_mut().enumerate() {
+            let current = cache.get(e.index);
+            if current == Some(&e.atom) {
+                // Still there: an old reference will do, unless another
+                // entry of this header names the same slot.
+                let shared = self.table.iter().enumerate().any(|(j, o)| j != i && o.index == e.index);
+                if e.new && !shared {
+                    e.new = false;
+                    new_became_old = true;
+                }
+            } else {
+                if let Some(now) = current {
+                    if !rollback.iter().any(|r| r.index == e.index) {
+                        rollback.push(TableEntry { index: e.index, new: true, atom: now.clone() });
+                    }
+                }
+                old_became_new |= !e.new;
+                e.new = true;
+            }
+        }
+        if old_became_new || (!rollback.is_empty() && new_became_old) {
+            let mut bytes = Vec::new();
+            header::encode_atom_table(&rewritten, dflags, &mut bytes);
+            self.replace_header(&bytes);
+            *rewrote = true;
+        }
+        if rollback.is_empty() {
+            return None;
+        }
+        let mut head = Vec::new();
+        header::encode_atom_table(&rollback, dflags, &mut head);
+        let mut out = single_fragment_prefix(self.sequence_id(), head.len() + 36);
+        out.extend_from_slice(&head);
+        rewrite::noop_message(&mut out, AtomStyle::Utf8, false);
+        Some(out)
+    }
+
+    fn replace_header(&mut self, bytes: &[u8]) {
+        let old = self.header.clone();
+        let delta = bytes.len() as isize - old.len() as isize;
+        self.buf.splice(old.clone(), bytes.iter().copied());
+        self.header = old.start..old.start + bytes.len();
+        let shift = |p: usize| (p as isize + delta) as usize;
+        self.body = shift(self.body);
+        for c in &mut self.cuts {
+            *c = shift(*c);
+        }
+    }
+
+    /// Set the FragmentId field of the header fragment.
+    pub fn set_fragment_id(&mut self, id: u64) {
+        if let Some(field) = self.buf.get_mut(FRAGMENT_ID_AT..FRAGMENT_PREFIX) {
+            field.copy_from_slice(&id.to_be_bytes());
+        }
+    }
+
+    /// The message as its original fragments (header possibly reconciled):
+    /// the header fragment, then `131 'F' Seq Id payload` for each
+    /// continuation, ids counting down.
+    pub fn into_fragments(mut self) -> Vec<Vec<u8>> {
+        self.set_fragment_id(self.fragments);
+        let seq = self.sequence_id();
+        let mut bounds = self.cuts.clone();
+        bounds.push(self.buf.len());
+        let mut out = Vec::with_capacity(bounds.len());
+        let first_end = bounds.first().copied().unwrap_or(self.buf.len());
+        out.push(self.buf.get(..first_end).unwrap_or(&[]).to_vec());
+        let mut id = self.fragments;
+        for w in bounds.windows(2) {
+            let (a, b) = (w.first().copied().unwrap_or(0), w.get(1).copied().unwrap_or(0));
+            id = id.saturating_sub(1);
+            let mut f = Vec::with_capacity(FRAGMENT_PREFIX + b - a);
+            f.extend_from_slice(&[VERSION_MAGIC, TAG_FRAGMENT_CONT]);
+            f.extend_from_slice(&seq.to_be_bytes());
+            f.extend_from_slice(&id.to_be_bytes());
+            f.extend_from_slice(self.buf.get(a..b).unwrap_or(&[]));
+            out.push(f);
+        }
+        out
+    }
+}

@@ -1,0 +1,189 @@
+//! Deep packet inspection of one complete message: decode its control,
+//! classify it, and build what replaces it (SPEC §4.11): the log event and,
+//! for drop / redirect / spawn redirect, the rewritten frame.
+
+use std::ops::Range;
+
+use crate::atom::Atom;
+use crate::classify::{self, Decision, Verdict};
+use crate::config::Config;
+use crate::control::{self, Control, Op};
+use crate::dop::Dop;
+use crate::error::{Error, ErrorKind};
+use crate::header::{TableEntry, VERSION_MAGIC};
+use crate::rewrite::{self, AtomStyle, Redirect};
+use crate::term::{ScanContext, Viewer};
+
+/// Who is on the other end, for redirects: the sending node and the
+/// router its redirected messages go to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Peer {
+    /// The sending node's name.
+    pub sysname: Atom,
+    /// `erldist_filter_router_N` for this node.
+    pub router: Atom,
+}
+
+/// A message copied to the logger queue: the header's atoms (so cache
+/// references decode) and the original control and payload, each with its
+/// 131 so `erts_debug:dist_ext_to_term/2` reads them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEvent {
+    /// The header table's atoms in internal-index order.
+    pub atoms: Vec<Atom>,
+    /// `131` + control bytes.
+    pub control: Vec<u8>,
+    /// `131` + payload bytes, for operations with a payload.
+    pub payload: Option<Vec<u8>>,
+}
+
+/// A complete message laid out in one buffer.
+#[derive(Debug)]
+pub struct Whole<'m> {
+    /// The frame (a normal frame, a compacted fragmented one, or 'p').
+    pub bytes: &'m [u8],
+    /// The bytes before the header (`131 'D'`, `131 'E' Seq 1`, or `'p'`).
+    pub prefix: Range<usize>,
+    /// The atom-cache header bytes.
+    pub header: Range<usize>,
+    /// The header's references.
+    pub table: &'m [TableEntry],
+    /// Where the control starts.
+    pub body: usize,
+    /// Pass-through framing (external encoding, no cache).
+    pub external: bool,
+}
+
+/// What inspection found and decided.
+#[derive(Debug)]
+pub struct Inspected {
+    /// The message's operation.
+    pub dop: Dop,
+    /// The classification (always "emit" when inspection is off).
+    pub decision: Decision,
+    /// The event to log, if the decision logs and logging is on.
+    pub log: Option<LogEvent>,
+    /// The frame that replaces the message (`None`: emit it unchanged; an
+    /// empty vector: emit nothing, a pass-through drop).
+    pub rewrite: Option<Vec<u8>>,
+}
+
+/// Inspect `m`. With `dpi` off only the operation is read. `sort` is the
+/// channel's redirect counter, advanced per router redirect.
+pub fn inspect(m: &Whole<'_>, cfg: &Config, dpi: bool, peer: &Peer, sort: &mut u64) -> Result<Inspected, Error> {
+    let ctx = if m.external { ScanContext::external() } else { ScanContext::internal(m.table.len() as u8) };
+    let v = Viewer::new(m.bytes, ctx, &m.table);
+    let control_at = if m.external { skip_magic(m.bytes, m.body)? } else { m.body };
+    if !dpi {
+        let mut cur = crate::cursor::Cursor::new(m.bytes);
+        cur.skip(control_at)?;
+        let head = control::read_head(&mut cur)?;
+        return Ok(Inspected { dop: head.dop, decision: EMIT, log: None, rewrite: None });
+    }
+    let ctrl = control::decode(&v, control_at)?;
+    let dop = ctrl.head.dop;
+    let payload = if dop.info().has_payload {
+        let at = if m.external { skip_magic(m.bytes, ctrl.range.end)? } else { ctrl.range.end };
+        if at >= m.bytes.len() {
+            return Err(Error::new(ErrorKind::Truncated, at));
+        }
+        Some(at)
+    } else {
+        None
+    };
+    let decision = classify::classify(&ctrl, payload, &v, cfg)?;
+    let log = (decision.log && cfg.logging).then(|| log_event(m, &ctrl, payload));
+    let rewrite = match decision.verdict {
+        Verdict::Emit => None,
+        Verdict::Drop => Some(drop_frame(m)),
+        Verdict::Redirect => {
+            let r = Redirect {
+                router: &peer.router,
+                sysname: &peer.sysname,
+                sort: *sort,
+                control: m.bytes.get(ctrl.range.clone()).unwrap_or(&[]),
+                token: ctrl.token.clone().and_then(|t| m.bytes.get(t)),
+                payload: payload.and_then(|p| m.bytes.get(p..)),
+            };
+            *sort = sort.wrapping_add(1);
+            let mut out = frame_start(m);
+            rewrite::redirect_message(&mut out, &r, cache_refs(m), m.external);
+            Some(out)
+        }
+        Verdict::SpawnRedirect => Some(spawn_frame(m, &ctrl, payload, peer)?),
+    };
+    Ok(Inspected { dop, decision, log, rewrite })
+}
+
+const EMIT: Decision = Decision { verdict: Verdict::Emit, log: false };
+
+/// Position after the 131 at `at` (external encoding).
+fn skip_magic(bytes: &[u8], at: usize) -> Result<usize, Error> {
+    match bytes.get(at) {
+        Some(&VERSION_MAGIC) => Ok(at + 1),
+        Some(_) => Err(Error::new(ErrorKind::BadMagic, at)),
+        None => Err(Error::new(ErrorKind::Truncated, at)),
+    }
+}
+
+/// Atoms a rewrite may reference from the header (none in external encoding).
+fn cache_refs<'m>(m: &Whole<'m>) -> &'m [TableEntry] {
+    if m.external {
+        &[]
+    } else {
+        m.table
+    }
+}
+
+/// Prefix and header, unchanged: the VM must still apply the header's
+/// cache writes.
+fn frame_start(m: &Whole<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(m.header.end - m.prefix.start + 64);
+    out.extend_from_slice(m.bytes.get(m.prefix.clone()).unwrap_or(&[]));
+    out.extend_from_slice(m.bytes.get(m.header.clone()).unwrap_or(&[]));
+    out
+}
+
+fn drop_frame(m: &Whole<'_>) -> Vec<u8> {
+    if m.external {
+        // Nothing to keep in sync without a cache: emit nothing at all.
+        return Vec::new();
+    }
+    let mut out = frame_start(m);
+    rewrite::noop_message(&mut out, AtomStyle::SmallUtf8, false);
+    out
+}
+
+fn spawn_frame(m: &Whole<'_>, ctrl: &Control<'_>, payload: Option<usize>, peer: &Peer) -> Result<Vec<u8>, Error> {
+    let Op::SpawnRequest { mfa, .. } = &ctrl.op else {
+        return Err(Error::new(ErrorKind::MalformedControl, ctrl.range.start));
+    };
+    let slice = |r: Range<usize>| m.bytes.get(r).unwrap_or(&[]);
+    let mut out = frame_start(m);
+    if m.external {
+        out.push(VERSION_MAGIC);
+    }
+    out.extend_from_slice(slice(ctrl.range.start..mfa.start));
+    rewrite::edf_req_mfa(&mut out);
+    out.extend_from_slice(slice(mfa.end..ctrl.range.end));
+    if m.external {
+        out.push(VERSION_MAGIC);
+    }
+    let args = payload.map_or(&[][..], |p| slice(p..m.bytes.len()));
+    rewrite::edf_req_args(&mut out, &peer.sysname, slice(mfa.clone()), args, cache_refs(m));
+    Ok(out)
+}
+
+fn log_event(m: &Whole<'_>, ctrl: &Control<'_>, payload: Option<usize>) -> LogEvent {
+    let with_magic = |r: Range<usize>| {
+        let mut v = Vec::with_capacity(r.len() + 1);
+        v.push(VERSION_MAGIC);
+        v.extend_from_slice(m.bytes.get(r).unwrap_or(&[]));
+        v
+    };
+    LogEvent {
+        atoms: m.table.iter().map(|e| e.atom.clone()).collect(),
+        control: with_magic(ctrl.range.clone()),
+        payload: payload.map(|p| with_magic(p..m.bytes.len())),
+    }
+}

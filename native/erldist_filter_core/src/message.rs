@@ -1,0 +1,66 @@
+//! A frame split into its parts: the frame prefix, the atom-cache header,
+//! and where the control message starts. Parsing applies the header's new
+//! atom-cache entries (as the VM will when it reads the frame).
+
+use std::ops::Range;
+
+use crate::atom_cache::AtomCache;
+use crate::cursor::Cursor;
+use crate::error::Error;
+use crate::header::{self, AtomTable, FrameKind};
+use crate::limits::Limits;
+use crate::stats::ChannelStats;
+
+/// The parts of one frame. Positions are offsets into the frame.
+#[derive(Debug)]
+pub struct Parsed {
+    /// Which kind of frame.
+    pub kind: FrameKind,
+    /// The atom-cache header bytes (empty for 'F' and 'p').
+    pub header: Range<usize>,
+    /// The header's references.
+    pub table: AtomTable,
+    /// Where the control message starts ('D', 'E': internal encoding; 'p':
+    /// its 131 byte) or, for 'F', where the payload bytes start.
+    pub body: usize,
+}
+
+impl Parsed {
+    /// Whether the control and payload are in external encoding ('p').
+    pub fn external(&self) -> bool {
+        self.kind == FrameKind::PassThrough
+    }
+}
+
+/// Split `frame`, updating `cache` and the header counters.
+pub fn parse(
+    frame: &[u8],
+    dflags: u64,
+    cache: &mut AtomCache,
+    limits: &Limits,
+    stats: &ChannelStats,
+) -> Result<Parsed, Error> {
+    let mut cur = Cursor::new(frame);
+    let kind = header::read_frame_kind(&mut cur, dflags)?;
+    let header_at = cur.pos();
+    let table = match kind {
+        FrameKind::PassThrough => {
+            stats.dist_pass_through_count.inc();
+            AtomTable::new()
+        }
+        FrameKind::FragmentCont { .. } => {
+            stats.dist_frag_cont_count.inc();
+            AtomTable::new()
+        }
+        FrameKind::Normal | FrameKind::FragmentHeader { .. } => {
+            if kind == FrameKind::Normal {
+                stats.dist_header_count.inc();
+            } else {
+                stats.dist_frag_header_count.inc();
+            }
+            header::read_atom_table(&mut cur, cache, dflags, limits, stats)?
+        }
+    };
+    let body = cur.pos();
+    Ok(Parsed { kind, header: header_at..body, table, body })
+}
