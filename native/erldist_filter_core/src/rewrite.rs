@@ -4,7 +4,7 @@
 //! used by atom-cache commit and rollback frames.
 
 use crate::atom::Atom;
-use crate::header::AtomRef;
+use crate::header::TableEntry;
 
 const SMALL_INTEGER_EXT: u8 = 97;
 const INTEGER_EXT: u8 = 98;
@@ -48,7 +48,7 @@ fn atom_text(out: &mut Vec<u8>, text: &[u8], style: AtomStyle) {
 
 /// Write `atom` as a cache reference when the message's own table has it
 /// (saves bytes and keeps the header untouched), else inline.
-pub fn atom_or_ref(out: &mut Vec<u8>, atom: &Atom, table: &[AtomRef]) {
+pub fn atom_or_ref(out: &mut Vec<u8>, atom: &Atom, table: &[TableEntry]) {
     match table.iter().position(|r| r.atom == *atom) {
         Some(i) => out.extend_from_slice(&[ATOM_CACHE_REF, i as u8]),
         None => atom_text(out, atom.as_bytes(), AtomStyle::SmallUtf8),
@@ -110,7 +110,7 @@ pub struct Redirect<'a> {
 
 /// The REG_SEND(_TT) to the router: control `{6|16, Pid, '', Router[, Token]}`,
 /// payload `{Sysname, Sort, Control[, Payload]}` with the original bytes.
-pub fn redirect_message(out: &mut Vec<u8>, r: &Redirect<'_>, table: &[AtomRef], external: bool) {
+pub fn redirect_message(out: &mut Vec<u8>, r: &Redirect<'_>, table: &[TableEntry], external: bool) {
     if external {
         out.push(131);
     }
@@ -144,7 +144,7 @@ pub fn edf_req_mfa(out: &mut Vec<u8>) {
 }
 
 /// The spawn request's new argument list `[Sysname, OriginalMFA, OriginalArgs]`.
-pub fn edf_req_args(out: &mut Vec<u8>, sysname: &Atom, mfa: &[u8], args: &[u8], table: &[AtomRef]) {
+pub fn edf_req_args(out: &mut Vec<u8>, sysname: &Atom, mfa: &[u8], args: &[u8], table: &[TableEntry]) {
     out.push(LIST_EXT);
     out.extend_from_slice(&3u32.to_be_bytes());
     atom_or_ref(out, sysname, table);
