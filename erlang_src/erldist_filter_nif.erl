@@ -1,0 +1,250 @@
+%% @doc The erldist_filter NIF (Rust, `native/erldist_filter_nif'): channels
+%% that filter one inbound distribution connection each, global switches and
+%% limits, statistics, flags and router names.
+%%
+%% == Error conventions ==
+%% <ul>
+%% <li>A wrong argument (type or value) raises plain `error:badarg'.</li>
+%% <li>`{error, closed}' is returned for a closed channel, `{error,
+%%     not_owner}' when the caller is not the channel's controlling process
+%%     (recv, close and set_* are owner-only; inspect and list are not).</li>
+%% <li>Traffic that breaks the protocol or a limit raises
+%%     `error:{erldist_filter, Kind, #{offset := non_neg_integer(),
+%%     limit := boolean(), message := binary()}}' from `channel_recv/2'.
+%%     `Kind' is an atom such as `frame_too_short', `bad_magic',
+%%     `unknown_dop' or, for limits (`limit => true'), the limit's name
+%%     (`max_packet_len', ...). The channel is closed before the exception
+%%     is raised: later calls return `{error, closed}'. Bugs in the filter
+%%     use the kinds `internal_panic', `internal_no_progress' and
+%%     `internal_bad_emit' and close the channel the same way; the VM is
+%%     never affected.</li>
+%% <li>With packet size 0 each `channel_recv/2' call is one whole frame
+%%     (the binaries of a list are concatenated); an empty input is a tick
+%%     (the C NIF counted `[<<>>]' as nothing).</li>
+%% </ul>
+%%
+%% == Scheduling ==
+%% No dirty schedulers. `channel_recv/2' is an Erlang loop over
+%% `channel_recv_nif/2', which does a bounded slice of work (about 20000
+%% units, roughly bytes scanned) per call, charges it with
+%% `enif_consume_timeslice' and returns `{more, Actions, Rest}' when input
+%% is left. The channel lock is never held between slices.
+%%
+%% == Lifecycle ==
+%% The process that opens a channel controls it (it is monitored); when it
+%% exits the channel is destroyed and leaves `channel_list/0'.
+-module(erldist_filter_nif).
+
+-on_load(init/0).
+
+%% Channels
+-export([channel_open/5]).
+-export([channel_close/1]).
+-export([channel_recv/2]).
+-export([channel_recv_nif/2]).
+-export([channel_inspect/1]).
+-export([channel_list/0]).
+-export([channel_list/1]).
+-export([channel_set_controlling_process/2]).
+-export([channel_set_tracing_process/2]).
+%% Configuration and limits
+-export([config_get/0]).
+-export([config_get/1]).
+-export([config_set/1]).
+-export([config_set/2]).
+-export([limits_get/0]).
+-export([limits_get/1]).
+-export([limits_set/1]).
+-export([limits_set/2]).
+%% Statistics, flags, misc
+-export([world_stats_get/0]).
+-export([distribution_flags/0]).
+-export([spawn_flags/0]).
+-export([altact_sig_flags/0]).
+-export([version/0]).
+-export([router_info/0]).
+-export([router_name/1]).
+
+-export_type([channel/0]).
+-export_type([action/0]).
+-export_type([config_key/0]).
+-export_type([limit_key/0]).
+
+-opaque channel() :: reference().
+-type action() :: {emit, binary()}.
+-type packet_size() :: 0 | 1 | 2 | 4 | 8.
+-type config_key() :: compact_fragments | deep_packet_inspection | logging
+                    | otp_name_blocklist | redirect_dist_operations | untrusted.
+-type limit_key() :: max_packet_len | max_fragments | max_sequences
+                   | max_buffered_bytes | max_atom_bytes.
+-type soft_error() :: {error, closed | not_owner}.
+
+-define(NIF_STUB, erlang:nif_error({nif_not_loaded, ?MODULE})).
+
+-spec init() -> ok | {error, term()}.
+init() ->
+    Path = filename:join(priv_dir(), "liberldist_filter_nif"),
+    erlang:load_nif(Path, #{schedulers => erlang:system_info(schedulers)}).
+
+priv_dir() ->
+    case code:priv_dir(erldist_filter) of
+        Dir when is_list(Dir) ->
+            case filelib:is_file(filename:join(Dir, "liberldist_filter_nif.so")) of
+                true -> Dir;
+                false -> fallback_priv_dir()
+            end;
+        {error, bad_name} ->
+            fallback_priv_dir()
+    end.
+
+fallback_priv_dir() ->
+    filename:join(filename:dirname(filename:dirname(code:which(?MODULE))), "priv").
+
+%%--------------------------------------------------------------------
+%% Channels
+%%--------------------------------------------------------------------
+
+%% @doc Open a channel for one inbound connection. `PacketSize' is the
+%% length-prefix size (0 = each recv is one whole frame), `Sysname' the peer
+%% node, `Creation' and `ConnectionId' 32-bit unsigned integers, `DFlags' the
+%% negotiated flags (must share a bit with OTP 25's mandatory set). The
+%% caller becomes the controlling process. Bad arguments raise `badarg'.
+-spec channel_open(packet_size(), node(), non_neg_integer(), non_neg_integer(), non_neg_integer()) ->
+    channel().
+channel_open(_PacketSize, _Sysname, _Creation, _ConnectionId, _DFlags) ->
+    ?NIF_STUB.
+
+%% @doc Destroy the channel (owner only).
+-spec channel_close(channel()) -> ok | soft_error().
+channel_close(_Channel) ->
+    ?NIF_STUB.
+
+%% @doc Feed bytes read from the connection (a binary or a list of
+%% binaries); returns the frames to pass to `erlang:dist_ctrl_put_data/2',
+%% in order. Frames lying inside one input binary are sub-binaries of it.
+-spec channel_recv(channel(), binary() | [binary()]) -> [action()] | soft_error().
+channel_recv(Channel, Input) ->
+    recv_loop(Channel, Input, []).
+
+recv_loop(Channel, Input, Acc) ->
+    case channel_recv_nif(Channel, Input) of
+        Actions when is_list(Actions), Acc =:= [] ->
+            Actions;
+        Actions when is_list(Actions) ->
+            lists:append(lists:reverse(Acc, [Actions]));
+        {more, Actions, Rest} ->
+            recv_loop(Channel, Rest, [Actions | Acc]);
+        {error, _} = Error ->
+            Error
+    end.
+
+%% @private One bounded slice of `channel_recv/2'.
+-spec channel_recv_nif(channel(), binary() | [binary()]) ->
+    [action()] | {more, [action()], [binary()]} | soft_error().
+channel_recv_nif(_Channel, _Input) ->
+    ?NIF_STUB.
+
+%% @doc The channel's state and counters (any process).
+-spec channel_inspect(channel()) -> map() | {error, closed}.
+channel_inspect(_Channel) ->
+    ?NIF_STUB.
+
+%% @doc Open channels, oldest first.
+-spec channel_list() -> [channel()].
+channel_list() ->
+    ?NIF_STUB.
+
+%% @doc Open channels for peer `Sysname', oldest first.
+-spec channel_list(node()) -> [channel()].
+channel_list(_Sysname) ->
+    ?NIF_STUB.
+
+%% @doc Hand the channel to another live local process (owner only).
+-spec channel_set_controlling_process(channel(), pid()) -> ok | soft_error().
+channel_set_controlling_process(_Channel, _Pid) ->
+    ?NIF_STUB.
+
+%% @doc Record (and monitor) a tracing process (owner only); shown by
+%% `channel_inspect/1' as `tracing_process'.
+-spec channel_set_tracing_process(channel(), pid()) -> ok | soft_error().
+channel_set_tracing_process(_Channel, _Pid) ->
+    ?NIF_STUB.
+
+%%--------------------------------------------------------------------
+%% Configuration and limits
+%%--------------------------------------------------------------------
+
+-spec config_get() -> #{config_key() => boolean()}.
+config_get() ->
+    ?NIF_STUB.
+
+-spec config_get(config_key()) -> boolean().
+config_get(_Key) ->
+    ?NIF_STUB.
+
+%% @doc Apply each pair in turn; raises `badarg' on the first bad one
+%% (earlier pairs stay applied). Pairs are applied in key order.
+-spec config_set(#{config_key() => boolean()}) -> ok.
+config_set(Map) when is_map(Map) ->
+    lists:foreach(fun({K, V}) -> ok = config_set(K, V) end, lists:sort(maps:to_list(Map)));
+config_set(_) ->
+    erlang:error(badarg).
+
+-spec config_set(config_key(), boolean()) -> ok.
+config_set(_Key, _Value) ->
+    ?NIF_STUB.
+
+-spec limits_get() -> #{limit_key() => non_neg_integer()}.
+limits_get() ->
+    ?NIF_STUB.
+
+-spec limits_get(limit_key()) -> non_neg_integer().
+limits_get(_Key) ->
+    ?NIF_STUB.
+
+%% @doc Like `config_set/1', for limits.
+-spec limits_set(#{limit_key() => non_neg_integer()}) -> ok.
+limits_set(Map) when is_map(Map) ->
+    lists:foreach(fun({K, V}) -> ok = limits_set(K, V) end, lists:sort(maps:to_list(Map)));
+limits_set(_) ->
+    erlang:error(badarg).
+
+-spec limits_set(limit_key(), non_neg_integer()) -> ok.
+limits_set(_Key, _Value) ->
+    ?NIF_STUB.
+
+%%--------------------------------------------------------------------
+%% Statistics, flags, misc
+%%--------------------------------------------------------------------
+
+-spec world_stats_get() -> #{channel := #{create := non_neg_integer(),
+                                          destroy := non_neg_integer(),
+                                          rx_stats := map()},
+                             memory := #{atom() => non_neg_integer()},
+                             slots := non_neg_integer()}.
+world_stats_get() ->
+    ?NIF_STUB.
+
+-spec distribution_flags() -> #{atom() => non_neg_integer()}.
+distribution_flags() ->
+    ?NIF_STUB.
+
+-spec spawn_flags() -> #{atom() => non_neg_integer()}.
+spawn_flags() ->
+    ?NIF_STUB.
+
+-spec altact_sig_flags() -> #{atom() => non_neg_integer()}.
+altact_sig_flags() ->
+    ?NIF_STUB.
+
+-spec version() -> non_neg_integer().
+version() ->
+    ?NIF_STUB.
+
+-spec router_info() -> #{count := pos_integer(), limit := 1024, names := [atom()]}.
+router_info() ->
+    ?NIF_STUB.
+
+-spec router_name(node()) -> atom().
+router_name(_Sysname) ->
+    ?NIF_STUB.

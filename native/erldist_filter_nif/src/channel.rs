@@ -1,0 +1,508 @@
+//! Channel resources: one per inbound distribution connection, owned by
+//! its controlling process, listed in a global table in creation order.
+//!
+//! Locking: one `parking_lot::Mutex` per channel around its state, taken by
+//! every NIF for the length of that call only (never across the slices of
+//! `channel_recv/2`). Global locks are taken in the order
+//! channel → `TABLE` → `stats::RETIRED`; `channel_list` and
+//! `world_stats_get` never take a channel lock.
+//!
+//! Lifecycle: `channel_open` puts the resource in `TABLE`; every destroy
+//! path (close, owner exit, protocol error, panic) drops the state, removes
+//! the resource from `TABLE` (so owner death leaks nothing, unlike the C
+//! NIF) and moves its counters to the retired totals.
+//!
+//! Scheduling: no dirty schedulers. `channel_recv_nif/2` spends at most
+//! `SLICE_BUDGET` work units, reports them with `enif_consume_timeslice`,
+//! and returns `{more, Actions, Rest}` when input is left; the Erlang
+//! function `channel_recv/2` calls it again with `Rest`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe, RefUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use erldist_filter_core::{
+    flags, Actions, Budget, Channel, ChannelOptions, ChannelStats, Emit, PacketSize, StatsSnapshot,
+};
+use once_cell::sync::Lazy;
+use parking_lot::{Mutex, MutexGuard};
+use rustler::{
+    Atom, Binary, Encoder, Env, Error, LocalPid, Monitor, NewBinary, NifResult, Resource, ResourceArc,
+    Term,
+};
+
+use crate::atoms;
+use crate::config;
+use crate::error::{raise, RecvFailure};
+use crate::stats;
+
+/// Work units per `channel_recv_nif` call (SPEC §2: ~1 ms of work).
+const SLICE_BUDGET: u64 = 20_000;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static TABLE: Lazy<Mutex<Vec<ResourceArc<ChannelResource>>>> = Lazy::new(|| Mutex::new(Vec::new()));
+
+/// What `channel_open/5` was given; fixed for the channel's life.
+struct Entry {
+    sysname: Atom,
+    creation: u32,
+    connection_id: u32,
+    dflags: u64,
+    packet_size: u8,
+}
+
+/// The mutable part; `None` once destroyed.
+struct State {
+    channel: Channel,
+    owner: LocalPid,
+    owner_mon: Option<Monitor>,
+    tracer: Option<(LocalPid, Option<Monitor>)>,
+    limits_gen: u64,
+}
+
+/// The resource behind a `Channel` term.
+pub struct ChannelResource {
+    id: u64,
+    entry: Entry,
+    stats: Arc<ChannelStats>,
+    state: Mutex<Option<State>>,
+}
+
+// The state is only touched under the mutex; a panic inside the core is
+// caught in `recv_slice` and destroys the state, so no half-updated channel
+// is ever observed after an unwind.
+impl RefUnwindSafe for ChannelResource {}
+
+#[rustler::resource_impl]
+impl Resource for ChannelResource {
+    const IMPLEMENTS_DOWN: bool = true;
+
+    fn down<'a>(&'a self, _env: Env<'a>, _pid: LocalPid, mon: Monitor) {
+        let mut guard = self.state.lock();
+        let Some(st) = guard.as_mut() else { return };
+        if st.owner_mon.as_ref() == Some(&mon) {
+            self.destroy(&mut guard);
+        } else if st.tracer.as_ref().and_then(|(_, m)| m.as_ref()) == Some(&mon) {
+            st.tracer = None;
+        }
+    }
+}
+
+impl ChannelResource {
+    /// Drop the state, unlist the channel and retire its counters. Returns
+    /// the state (so the caller can demonitor) or `None` if already gone.
+    fn destroy(&self, guard: &mut MutexGuard<Option<State>>) -> Option<State> {
+        let st = guard.take()?;
+        let removed = {
+            let mut table = TABLE.lock();
+            let removed = table.iter().position(|r| r.id == self.id).map(|i| table.remove(i));
+            stats::RETIRED.lock().add(&self.stats.snapshot());
+            removed
+        };
+        stats::bump(&stats::DESTROY, 1);
+        // The table's reference may be the last one; release it only after
+        // the table lock is gone (the caller still holds a reference).
+        drop(removed);
+        Some(st)
+    }
+}
+
+/// Retired totals + live counters, and the number of live channels.
+pub fn world_rx_stats() -> (StatsSnapshot, usize) {
+    let table = TABLE.lock();
+    let mut total = stats::RETIRED.lock().clone();
+    for r in table.iter() {
+        total.add(&r.stats.snapshot());
+    }
+    (total, table.len())
+}
+
+enum Access<'g> {
+    Ok(&'g mut State),
+    Closed,
+    NotOwner,
+}
+
+fn access<'g>(env: Env, guard: &'g mut MutexGuard<Option<State>>) -> Access<'g> {
+    match guard.as_mut() {
+        None => Access::Closed,
+        Some(st) if st.owner != env.pid() => Access::NotOwner,
+        Some(st) => Access::Ok(st),
+    }
+}
+
+fn soft_error<'a>(env: Env<'a>, reason: Atom) -> Term<'a> {
+    (atoms::error(), reason).encode(env)
+}
+
+fn alive_local_pid(env: Env, term: Term) -> NifResult<LocalPid> {
+    let pid: LocalPid = term.decode()?;
+    if !env.is_process_alive(pid) {
+        return Err(Error::BadArg);
+    }
+    Ok(pid)
+}
+
+#[rustler::nif]
+fn channel_open<'a>(
+    env: Env<'a>,
+    packet_size: Term<'a>,
+    sysname: Term<'a>,
+    creation: Term<'a>,
+    connection_id: Term<'a>,
+    dflags: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let packet_size_n: u64 = packet_size.decode()?;
+    let packet_size = PacketSize::from_bytes(packet_size_n).ok_or(Error::BadArg)?;
+    let sysname: Atom = if sysname.is_atom() { sysname.decode()? } else { return Err(Error::BadArg) };
+    let creation: u32 = creation.decode()?;
+    let connection_id: u32 = connection_id.decode()?;
+    let dflags: u64 = dflags.decode()?;
+    if dflags & flags::DIST_MANDATORY == 0 {
+        return Err(Error::BadArg);
+    }
+    let (limits, limits_gen) = config::limits();
+    let channel = Channel::new(ChannelOptions { packet_size, dflags, limits });
+    let owner = env.pid();
+    let res = ResourceArc::new(ChannelResource {
+        id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        entry: Entry { sysname, creation, connection_id, dflags, packet_size: packet_size_n as u8 },
+        stats: Arc::clone(channel.stats()),
+        state: Mutex::new(None),
+    });
+    let owner_mon = res.monitor(Some(env), &owner);
+    *res.state.lock() = Some(State { channel, owner, owner_mon, tracer: None, limits_gen });
+    TABLE.lock().push(res.clone());
+    stats::bump(&stats::CREATE, 1);
+    Ok(res.encode(env))
+}
+
+#[rustler::nif]
+fn channel_close(env: Env, ch: ResourceArc<ChannelResource>) -> Term {
+    let mut guard = ch.state.lock();
+    match access(env, &mut guard) {
+        Access::Closed => return soft_error(env, atoms::closed()),
+        Access::NotOwner => return soft_error(env, atoms::not_owner()),
+        Access::Ok(_) => {}
+    }
+    if let Some(st) = ch.destroy(&mut guard) {
+        demonitor_all(env, &ch, &st);
+    }
+    atoms::ok().encode(env)
+}
+
+fn demonitor_all(env: Env, ch: &ResourceArc<ChannelResource>, st: &State) {
+    if let Some(m) = st.owner_mon.as_ref() {
+        ch.demonitor(Some(env), m);
+    }
+    if let Some((_, Some(m))) = st.tracer.as_ref() {
+        ch.demonitor(Some(env), m);
+    }
+}
+
+/// The input as binaries: one binary, or a proper list of binaries.
+fn input_binaries<'a>(input: Term<'a>) -> NifResult<Vec<Binary<'a>>> {
+    if input.is_binary() {
+        return Ok(vec![Binary::from_term(input)?]);
+    }
+    let mut out = Vec::new();
+    let mut tail = input;
+    while !tail.is_empty_list() {
+        let (head, rest) = tail.list_get_cell()?;
+        if !head.is_binary() {
+            return Err(Error::BadArg);
+        }
+        out.push(Binary::from_term(head)?);
+        tail = rest;
+    }
+    Ok(out)
+}
+
+fn emit_term<'a>(env: Env<'a>, src: &Binary<'a>, base: usize, e: Emit) -> NifResult<Term<'a>> {
+    let bin = match e {
+        Emit::Input(r) => {
+            stats::bump(&stats::MEMORY.ref_bin_create, 1);
+            src.make_subbinary(base + r.start, r.end.saturating_sub(r.start))?
+        }
+        Emit::Owned(v) => {
+            stats::bump(&stats::MEMORY.own_bin_create, 1);
+            stats::bump(&stats::MEMORY.own_bin_create_capacity, v.len() as u64);
+            Binary::from(NewBinary::from_slice(env, &v))
+        }
+    };
+    Ok((atoms::emit(), bin).encode(env))
+}
+
+/// One core `recv` call, with panics caught.
+fn core_recv(
+    st: &mut State,
+    data: &[u8],
+    cfg: &erldist_filter_core::Config,
+    budget: &mut Budget,
+    out: &mut Actions,
+) -> Result<usize, RecvFailure> {
+    match catch_unwind(AssertUnwindSafe(|| st.channel.recv(data, cfg, budget, out))) {
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(e)) => Err(RecvFailure::Core(e)),
+        Err(_) => Err(RecvFailure::Panic),
+    }
+}
+
+/// The actions of one slice and where the unconsumed input starts
+/// (`(index, offset)` into the binaries), if any is left.
+type SliceResult<'a> = (Vec<Term<'a>>, Option<(usize, usize)>);
+
+/// Apply the global limits if they changed since this channel last looked.
+fn refresh_limits(st: &mut State) {
+    if st.limits_gen != config::limits_generation() {
+        let (limits, gen) = config::limits();
+        st.channel.set_limits(limits);
+        st.limits_gen = gen;
+    }
+}
+
+/// Feed as much of `bins` as one slice allows. Returns the actions and,
+/// if input is left, where: `(index, offset)`.
+fn recv_slice<'a>(
+    env: Env<'a>,
+    st: &mut State,
+    bins: &[Binary<'a>],
+    budget: &mut Budget,
+) -> Result<SliceResult<'a>, RecvFailure> {
+    refresh_limits(st);
+    let cfg = config::current();
+    let mut out = Actions::default();
+    let mut terms = Vec::new();
+    let (mut idx, mut off) = (0usize, 0usize);
+    while let Some(bin) = bins.get(idx) {
+        let data = bin.as_slice().get(off..).unwrap_or(&[]);
+        if data.is_empty() {
+            idx += 1;
+            off = 0;
+            continue;
+        }
+        if budget.exhausted() {
+            return Ok((terms, Some((idx, off))));
+        }
+        let consumed = core_recv(st, data, &cfg, budget, &mut out)?;
+        for e in out.emits.drain(..) {
+            terms.push(emit_term(env, bin, off, e).map_err(|_| RecvFailure::BadEmit)?);
+        }
+        if consumed == 0 && !budget.exhausted() {
+            return Err(RecvFailure::NoProgress);
+        }
+        off += consumed.min(data.len());
+    }
+    Ok((terms, None))
+}
+
+/// One frame per call (packet size 0): the whole input, concatenated.
+fn recv_frame<'a>(
+    env: Env<'a>,
+    st: &mut State,
+    bins: &[Binary<'a>],
+) -> Result<(Vec<Term<'a>>, u64), RecvFailure> {
+    let frame: Binary<'a> = match bins {
+        [one] => *one,
+        _ => {
+            let len = bins.iter().map(|b| b.len()).sum();
+            let mut nb = NewBinary::new(env, len);
+            let mut at = 0;
+            for b in bins {
+                if let Some(dst) = nb.as_mut_slice().get_mut(at..at + b.len()) {
+                    dst.copy_from_slice(b.as_slice());
+                }
+                at += b.len();
+            }
+            Binary::from(nb)
+        }
+    };
+    refresh_limits(st);
+    let cfg = config::current();
+    // A frame cannot be split: the budget only has to cover it.
+    let units = (frame.len() as u64).saturating_mul(4).saturating_add(SLICE_BUDGET);
+    let mut budget = Budget::new(units);
+    let mut out = Actions::default();
+    let consumed = core_recv(st, frame.as_slice(), &cfg, &mut budget, &mut out)?;
+    if consumed < frame.len() {
+        return Err(RecvFailure::NoProgress);
+    }
+    let mut terms = Vec::with_capacity(out.emits.len());
+    for e in out.emits.drain(..) {
+        terms.push(emit_term(env, &frame, 0, e).map_err(|_| RecvFailure::BadEmit)?);
+    }
+    Ok((terms, units - budget.remaining()))
+}
+
+fn consume(env: Env, spent: u64) {
+    let pct = (spent.saturating_mul(100) / SLICE_BUDGET).clamp(1, 100) as i32;
+    rustler::schedule::consume_timeslice(env, pct);
+}
+
+/// `channel_recv_nif(Channel, Input)`: one slice of `channel_recv/2`.
+/// Returns `[Action]` (all input consumed), `{more, [Action], Rest}` (call
+/// again with `Rest`), `{error, closed | not_owner}`, raises `badarg` for a
+/// bad `Input`, and raises `{erldist_filter, Kind, Details}` for bad traffic
+/// (the channel is then closed).
+#[rustler::nif]
+fn channel_recv_nif<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, input: Term<'a>) -> NifResult<Term<'a>> {
+    let bins = input_binaries(input)?;
+    let mut guard = ch.state.lock();
+    let st = match access(env, &mut guard) {
+        Access::Closed => return Ok(soft_error(env, atoms::closed())),
+        Access::NotOwner => return Ok(soft_error(env, atoms::not_owner())),
+        Access::Ok(st) => st,
+    };
+    let result = if st.channel.options().packet_size == PacketSize::Zero {
+        recv_frame(env, st, &bins).map(|(terms, spent)| (terms, None, spent))
+    } else {
+        let mut budget = Budget::new(SLICE_BUDGET);
+        recv_slice(env, st, &bins, &mut budget).map(|(terms, rest)| (terms, rest, SLICE_BUDGET - budget.remaining()))
+    };
+    match result {
+        Ok((terms, None, spent)) => {
+            drop(guard);
+            consume(env, spent);
+            Ok(terms.encode(env))
+        }
+        Ok((terms, Some((idx, off)), spent)) => {
+            drop(guard);
+            consume(env, spent);
+            let mut rest: Vec<Term<'a>> = Vec::with_capacity(bins.len() - idx);
+            if let Some(b) = bins.get(idx) {
+                rest.push(b.make_subbinary(off, b.len() - off)?.to_term(env));
+                stats::bump(&stats::MEMORY.ref_ioq_create, 1);
+            }
+            rest.extend(bins.iter().skip(idx + 1).map(|b| b.to_term(env)));
+            Ok((atoms::more(), terms, rest).encode(env))
+        }
+        Err(f) => {
+            if let Some(st) = ch.destroy(&mut guard) {
+                demonitor_all(env, &ch, &st);
+            }
+            drop(guard);
+            consume(env, SLICE_BUDGET);
+            Err(raise(f))
+        }
+    }
+}
+
+#[rustler::nif]
+fn channel_inspect(env: Env, ch: ResourceArc<ChannelResource>) -> NifResult<Term> {
+    let guard = ch.state.lock();
+    let Some(st) = guard.as_ref() else { return Ok(soft_error(env, atoms::closed())) };
+    let e = &ch.entry;
+    let entry = Term::map_from_pairs(
+        env,
+        &[
+            (atoms::connection_id().encode(env), e.connection_id.encode(env)),
+            (atoms::creation().encode(env), e.creation.encode(env)),
+            (atoms::dflags().encode(env), e.dflags.encode(env)),
+            (atoms::sysname().encode(env), e.sysname.encode(env)),
+        ],
+    )?;
+    let atom_cache = match st.channel.atom_cache_entries() {
+        None => atoms::undefined().encode(env),
+        Some(entries) => {
+            let mut items = Vec::with_capacity(entries.len());
+            for (i, a) in entries {
+                items.push((i, crate::atoms::make_atom(env, a.as_str())?).encode(env));
+            }
+            items.encode(env)
+        }
+    };
+    let (received, declared) = st.channel.partial_packet();
+    let rx = Term::map_from_pairs(
+        env,
+        &[
+            (atoms::atom_cache().encode(env), atom_cache),
+            (atoms::ioq_size().encode(env), received.encode(env)),
+            (atoms::packet_size().encode(env), e.packet_size.encode(env)),
+            (atoms::stats().encode(env), stats::stats_map(env, &ch.stats.snapshot())?),
+            (atoms::vec_capacity().encode(env), declared.encode(env)),
+            (atoms::vec_len().encode(env), received.encode(env)),
+            (atoms::buffered_bytes().encode(env), st.channel.buffered_bytes().encode(env)),
+        ],
+    )?;
+    let tracer = match st.tracer.as_ref() {
+        Some((p, _)) => p.encode(env),
+        None => atoms::undefined().encode(env),
+    };
+    Term::map_from_pairs(
+        env,
+        &[
+            (atoms::controlling_process().encode(env), st.owner.encode(env)),
+            (atoms::entry().encode(env), entry),
+            (atoms::rx().encode(env), rx),
+            (atoms::tracing_process().encode(env), tracer),
+        ],
+    )
+}
+
+#[rustler::nif(name = "channel_list")]
+fn channel_list_0(env: Env) -> Term {
+    let table = TABLE.lock();
+    let list: Vec<Term> = table.iter().map(|r| r.encode(env)).collect();
+    drop(table);
+    list.encode(env)
+}
+
+#[rustler::nif(name = "channel_list")]
+fn channel_list_1<'a>(env: Env<'a>, sysname: Term<'a>) -> NifResult<Term<'a>> {
+    if !sysname.is_atom() {
+        return Err(Error::BadArg);
+    }
+    let sysname: Atom = sysname.decode()?;
+    let table = TABLE.lock();
+    let list: Vec<Term> = table.iter().filter(|r| r.entry.sysname == sysname).map(|r| r.encode(env)).collect();
+    drop(table);
+    Ok(list.encode(env))
+}
+
+#[rustler::nif]
+fn channel_set_controlling_process<'a>(
+    env: Env<'a>,
+    ch: ResourceArc<ChannelResource>,
+    pid: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let pid = alive_local_pid(env, pid)?;
+    let mut guard = ch.state.lock();
+    let st = match access(env, &mut guard) {
+        Access::Closed => return Ok(soft_error(env, atoms::closed())),
+        Access::NotOwner => return Ok(soft_error(env, atoms::not_owner())),
+        Access::Ok(st) => st,
+    };
+    if st.owner == pid {
+        return Ok(atoms::ok().encode(env));
+    }
+    // Monitor first: if the new owner is already gone, nothing changes.
+    let mon = ch.monitor(Some(env), &pid).ok_or(Error::BadArg)?;
+    if let Some(old) = st.owner_mon.replace(mon) {
+        ch.demonitor(Some(env), &old);
+    }
+    st.owner = pid;
+    Ok(atoms::ok().encode(env))
+}
+
+#[rustler::nif]
+fn channel_set_tracing_process<'a>(
+    env: Env<'a>,
+    ch: ResourceArc<ChannelResource>,
+    pid: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let pid = alive_local_pid(env, pid)?;
+    let mut guard = ch.state.lock();
+    let st = match access(env, &mut guard) {
+        Access::Closed => return Ok(soft_error(env, atoms::closed())),
+        Access::NotOwner => return Ok(soft_error(env, atoms::not_owner())),
+        Access::Ok(st) => st,
+    };
+    if st.tracer.as_ref().map(|(p, _)| *p == pid).unwrap_or(false) {
+        return Ok(atoms::ok().encode(env));
+    }
+    let mon = ch.monitor(Some(env), &pid).ok_or(Error::BadArg)?;
+    if let Some((_, Some(old))) = st.tracer.replace((pid, Some(mon))) {
+        ch.demonitor(Some(env), &old);
+    }
+    Ok(atoms::ok().encode(env))
+}
