@@ -64,8 +64,20 @@
 -export([version/0]).
 -export([router_info/0]).
 -export([router_name/1]).
+-export([otp_name_blocklist/0]).
+-export([otp_name_is_blocked/1]).
+%% Logger
+-export([logger_open/0]).
+-export([logger_close/1]).
+-export([logger_recv/1]).
+-export([logger_inspect/1]).
+-export([logger_list/0]).
+-export([logger_set_capacity/1]).
+-export([logger_set_controlling_process/2]).
 
 -export_type([channel/0]).
+-export_type([logger/0]).
+-export_type([log_event/0]).
 -export_type([action/0]).
 -export_type([config_key/0]).
 -export_type([limit_key/0]).
@@ -78,6 +90,9 @@
 -type limit_key() :: max_packet_len | max_fragments | max_sequences
                    | max_buffered_bytes | max_atom_bytes.
 -type soft_error() :: {error, closed | not_owner}.
+
+-type logger() :: reference().
+-type log_event() :: {integer(), {node(), tuple(), binary(), binary() | undefined}}.
 
 -define(NIF_STUB, erlang:nif_error({nif_not_loaded, ?MODULE})).
 
@@ -247,4 +262,57 @@ router_info() ->
 
 -spec router_name(node()) -> atom().
 router_name(_Sysname) ->
+    ?NIF_STUB.
+
+-spec otp_name_blocklist() -> [atom()].
+%% @doc The OTP registered names remote nodes may not message when the
+%% `otp_name_blocklist' switch is on (SPEC §5.3, 201 names).
+otp_name_blocklist() ->
+    ?NIF_STUB.
+
+-spec otp_name_is_blocked(term()) -> boolean().
+%% @doc Whether `Name' is in the blocklist (false for non-atoms).
+otp_name_is_blocked(_Name) ->
+    ?NIF_STUB.
+
+%%%-------------------------------------------------------------------
+%%% Logger: one global bounded queue of logged messages (SPEC §6.1).
+%%%-------------------------------------------------------------------
+
+-spec logger_open() -> logger().
+%% @doc Open a logger handle owned by the caller.
+logger_open() ->
+    ?NIF_STUB.
+
+-spec logger_close(logger()) -> ok | soft_error().
+%% @doc Close a logger handle (owner only).
+logger_close(_Logger) ->
+    ?NIF_STUB.
+
+-spec logger_recv(logger()) -> {non_neg_integer(), non_neg_integer(), [log_event()]} | {select, reference()} | soft_error().
+%% @doc Take the queued events (at most 20000 per call) with the number of
+%% events dropped since the last take. When there is nothing, returns
+%% `{select, Ref}' and the owner later receives the message
+%% {'$logger', Logger, select, Ref} once events arrive.
+logger_recv(_Logger) ->
+    ?NIF_STUB.
+
+-spec logger_inspect(logger()) -> #{controlling_process := pid(), dropped := non_neg_integer(), received := non_neg_integer()} | {error, closed}.
+%% @doc The logger's owner and counters.
+logger_inspect(_Logger) ->
+    ?NIF_STUB.
+
+-spec logger_list() -> [logger()].
+%% @doc Open loggers, oldest first.
+logger_list() ->
+    ?NIF_STUB.
+
+-spec logger_set_capacity(non_neg_integer()) -> non_neg_integer().
+%% @doc Set the queue capacity (0 = unbounded); returns the old one.
+logger_set_capacity(_Capacity) ->
+    ?NIF_STUB.
+
+-spec logger_set_controlling_process(logger(), pid()) -> ok | soft_error().
+%% @doc Hand the logger to another local, live process (owner only).
+logger_set_controlling_process(_Logger, _Pid) ->
     ?NIF_STUB.

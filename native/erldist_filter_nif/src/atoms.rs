@@ -43,6 +43,11 @@ rustler::atoms! {
     // router_info
     count,
     names,
+    // logger
+    dollar_logger = "$logger",
+    select,
+    dropped,
+    received,
 }
 
 use rustler::{Atom, Env, Error, NifResult, Term};

@@ -21,8 +21,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe, RefUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use erldist_filter_core::inspect::Peer;
 use erldist_filter_core::{
-    flags, Actions, Budget, Channel, ChannelOptions, ChannelStats, Emit, PacketSize, StatsSnapshot,
+    flags, Atom as CoreAtom, Actions, Budget, Channel, ChannelOptions, ChannelStats, Emit, PacketSize, StatsSnapshot,
 };
 use once_cell::sync::Lazy;
 use parking_lot::{Mutex, MutexGuard};
@@ -32,6 +33,8 @@ use rustler::{
 };
 
 use crate::atoms;
+use crate::logger;
+use crate::misc;
 use crate::config;
 use crate::error::{raise, RecvFailure};
 use crate::stats;
@@ -45,6 +48,8 @@ static TABLE: Lazy<Mutex<Vec<ResourceArc<ChannelResource>>>> = Lazy::new(|| Mute
 /// What `channel_open/5` was given; fixed for the channel's life.
 struct Entry {
     sysname: Atom,
+    /// The sysname's UTF-8 text, as log events carry it.
+    sysname_text: String,
     creation: u32,
     connection_id: u32,
     dflags: u64,
@@ -135,7 +140,7 @@ fn soft_error<'a>(env: Env<'a>, reason: Atom) -> Term<'a> {
     (atoms::error(), reason).encode(env)
 }
 
-fn alive_local_pid(env: Env, term: Term) -> NifResult<LocalPid> {
+pub fn alive_local_pid(env: Env, term: Term) -> NifResult<LocalPid> {
     let pid: LocalPid = term.decode()?;
     if !env.is_process_alive(pid) {
         return Err(Error::BadArg);
@@ -162,11 +167,15 @@ fn channel_open<'a>(
         return Err(Error::BadArg);
     }
     let (limits, limits_gen) = config::limits();
-    let channel = Channel::new(ChannelOptions { packet_size, dflags, limits });
+    let sysname_text = atoms::atom_text(sysname.to_term(env))?;
+    let router_text = misc::router_name_text(misc::router_index(&sysname_text));
+    let core_atom = |t: &str| CoreAtom::from_utf8(t.as_bytes()).map_err(|_| Error::BadArg);
+    let peer = Peer { sysname: core_atom(&sysname_text)?, router: core_atom(&router_text)? };
+    let channel = Channel::new(ChannelOptions { packet_size, dflags, limits }).with_peer(peer);
     let owner = env.pid();
     let res = ResourceArc::new(ChannelResource {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        entry: Entry { sysname, creation, connection_id, dflags, packet_size: packet_size_n as u8 },
+        entry: Entry { sysname, sysname_text, creation, connection_id, dflags, packet_size: packet_size_n as u8 },
         stats: Arc::clone(channel.stats()),
         state: Mutex::new(None),
     });
@@ -265,6 +274,7 @@ fn refresh_limits(st: &mut State) {
 /// if input is left, where: `(index, offset)`.
 fn recv_slice<'a>(
     env: Env<'a>,
+    sysname: &str,
     st: &mut State,
     bins: &[Binary<'a>],
     budget: &mut Budget,
@@ -285,6 +295,7 @@ fn recv_slice<'a>(
             return Ok((terms, Some((idx, off))));
         }
         let consumed = core_recv(st, data, &cfg, budget, &mut out)?;
+        logger::push(env, sysname, &mut out.logs);
         for e in out.emits.drain(..) {
             terms.push(emit_term(env, bin, off, e).map_err(|_| RecvFailure::BadEmit)?);
         }
@@ -299,6 +310,7 @@ fn recv_slice<'a>(
 /// One frame per call (packet size 0): the whole input, concatenated.
 fn recv_frame<'a>(
     env: Env<'a>,
+    sysname: &str,
     st: &mut State,
     bins: &[Binary<'a>],
 ) -> Result<(Vec<Term<'a>>, u64), RecvFailure> {
@@ -324,6 +336,7 @@ fn recv_frame<'a>(
     let mut budget = Budget::new(units);
     let mut out = Actions::default();
     let consumed = core_recv(st, frame.as_slice(), &cfg, &mut budget, &mut out)?;
+    logger::push(env, sysname, &mut out.logs);
     if consumed < frame.len() {
         return Err(RecvFailure::NoProgress);
     }
@@ -354,10 +367,10 @@ fn channel_recv_nif<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, input: T
         Access::Ok(st) => st,
     };
     let result = if st.channel.options().packet_size == PacketSize::Zero {
-        recv_frame(env, st, &bins).map(|(terms, spent)| (terms, None, spent))
+        recv_frame(env, &ch.entry.sysname_text, st, &bins).map(|(terms, spent)| (terms, None, spent))
     } else {
         let mut budget = Budget::new(SLICE_BUDGET);
-        recv_slice(env, st, &bins, &mut budget).map(|(terms, rest)| (terms, rest, SLICE_BUDGET - budget.remaining()))
+        recv_slice(env, &ch.entry.sysname_text, st, &bins, &mut budget).map(|(terms, rest)| (terms, rest, SLICE_BUDGET - budget.remaining()))
     };
     match result {
         Ok((terms, None, spent)) => {

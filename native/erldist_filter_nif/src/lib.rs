@@ -6,6 +6,7 @@
 //! - `config`: the global switches (`config_*`) and limits (`limits_*`)
 //! - `stats`: world statistics (`world_stats_get/0`) and stats maps
 //! - `misc`: flags, version, router names
+//! - `logger`: the global logger queue and the `logger_*` NIFs
 //! - `error`: core errors as Erlang terms
 //! - `atoms`: the atoms used above
 //!
@@ -19,6 +20,7 @@ mod atoms;
 mod channel;
 mod config;
 mod error;
+mod logger;
 mod misc;
 mod stats;
 

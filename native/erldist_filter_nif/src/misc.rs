@@ -40,7 +40,7 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
-fn router_name_text(i: usize) -> String {
+pub fn router_name_text(i: usize) -> String {
     format!("erldist_filter_router_{}", i + 1)
 }
 
@@ -103,4 +103,19 @@ fn router_info(env: Env) -> NifResult<Term> {
 fn router_name<'a>(env: Env<'a>, sysname: Term<'a>) -> NifResult<Term<'a>> {
     let text = atom_text(sysname)?;
     atoms::make_atom(env, &router_name_text(router_index(&text)))
+}
+
+#[rustler::nif]
+fn otp_name_blocklist(env: Env) -> NifResult<Term> {
+    let names: Vec<Term> = erldist_filter_core::blocklist::NAMES
+        .iter()
+        .map(|n| crate::atoms::make_atom(env, n))
+        .collect::<NifResult<_>>()?;
+    Ok(names.encode(env))
+}
+
+#[rustler::nif]
+fn otp_name_is_blocked(term: Term) -> bool {
+    term.is_atom()
+        && crate::atoms::atom_text(term).is_ok_and(|t| erldist_filter_core::blocklist::is_blocked(t.as_bytes()))
 }
