@@ -1,15 +1,25 @@
-%% @doc Top supervisor of erldist_filter. Routers and handler workers are
-%% added here as they are built; the NIF itself needs no process.
+%%% @doc Top supervisor of erldist_filter. When the application environment
+%%% key `enable_erldist_filter' is `true' (the default) it runs the routers
+%%% (`erldist_filter_routers_sup') that receive redirected distribution
+%%% operations; otherwise it has no children, and redirected operations are
+%%% lost because no process holds the router names. The NIF itself needs no
+%%% process; logger pools are added by users to their own trees.
 -module(erldist_filter_sup).
 -behaviour(supervisor).
 
 -export([start_link/0]).
 -export([init/1]).
 
+%% @doc Start and register `erldist_filter_sup'.
 -spec start_link() -> supervisor:startlink_ret().
 start_link() ->
     supervisor:start_link({local, ?MODULE}, ?MODULE, []).
 
+%% @private
 -spec init([]) -> {ok, {supervisor:sup_flags(), [supervisor:child_spec()]}}.
 init([]) ->
-    {ok, {#{strategy => one_for_one, intensity => 1, period => 5}, []}}.
+    Children = case application:get_env(erldist_filter, enable_erldist_filter, true) of
+                   true -> [erldist_filter_routers_sup:child_spec()];
+                   _ -> []
+               end,
+    {ok, {#{strategy => one_for_one, intensity => 1, period => 5}, Children}}.

@@ -1,0 +1,89 @@
+defmodule EDF do
+  @moduledoc """
+  Elixir conveniences for erldist_filter.
+
+  Every record of `include/udist.hrl` (distribution control messages, see
+  `:udist`) is available as an Elixir record macro of the same name, so
+  handlers and loggers written in Elixir can match on them:
+
+      require EDF
+
+      def classify(_hint, _sysname, EDF.udist_dop_reg_send(to_name: name), _payload)
+          when name in [MyTrustedProcess],
+          do: :keep
+
+  `EDF.inspect/2` renders these records by name, e.g.
+  `EDF.udist_dop_reg_send(from_pid: #PID<...>, unused: :"", to_name: :net_kernel)`.
+  """
+
+  require Record
+
+  @udist_hrl Path.expand("../include/udist.hrl", __DIR__)
+  @external_resource @udist_hrl
+  @external_resource Path.expand("../include/erldist_filter_erts_dist.hrl", __DIR__)
+
+  @records Record.extract_all(from: @udist_hrl)
+  @record_names Enum.map(@records, fn {name, _fields} -> name end)
+  @record_sizes Map.new(@records, fn {name, fields} -> {name, length(fields) + 1} end)
+
+  for {name, fields} <- @records do
+    Record.defrecord(name, name, fields)
+
+    @typedoc "The `#{name}` record of `udist.hrl`."
+    @type unquote(name)() ::
+            record(unquote(name), unquote(Enum.map(fields, fn {f, _} -> {f, quote(do: term())} end)))
+  end
+
+  @typedoc "Any record of `udist.hrl`."
+  @type t() ::
+          unquote(
+            @record_names
+            |> Enum.map(fn name -> {name, [], []} end)
+            |> Enum.reduce(fn type, acc -> quote(do: unquote(type) | unquote(acc)) end)
+          )
+
+  @typedoc "How a record is defined, as returned by `record_definitions/0`."
+  @type record_definition() :: %{kind: :defrecord, name: atom(), tag: atom(), fields: [atom()]}
+
+  @doc """
+  Returns `true` if `term` is one of the records of `udist.hrl` (right tag
+  and right tuple size).
+
+      iex> EDF.is_record_type(EDF.udist_dop_reg_send(to_name: :foo))
+      true
+      iex> EDF.is_record_type({:udist_dop_reg_send, :too_short})
+      false
+  """
+  @spec is_record_type(term()) :: boolean()
+  def is_record_type(term) when is_tuple(term) and tuple_size(term) > 0 do
+    Map.get(@record_sizes, elem(term, 0)) == tuple_size(term)
+  end
+
+  def is_record_type(_term), do: false
+
+  @doc """
+  The records this module defines, in the order of `udist.hrl`.
+  """
+  @spec record_definitions() :: [record_definition()]
+  def record_definitions do
+    unquote(
+      Macro.escape(
+        for {name, fields} <- @records do
+          %{kind: :defrecord, name: name, tag: name, fields: Keyword.keys(fields)}
+        end
+      )
+    )
+  end
+
+  @doc """
+  Like `Kernel.inspect/2`, but renders the records of `udist.hrl` (also
+  nested ones) as `EDF.name(field: value, ...)`.
+
+      iex> EDF.inspect(EDF.udist_dop_reg_send(from_pid: :p, unused: :"", to_name: :rex))
+      ~S[EDF.udist_dop_reg_send(from_pid: :p, unused: :"", to_name: :rex)]
+  """
+  @spec inspect(term(), keyword()) :: String.t()
+  def inspect(term, opts \\ []) when is_list(opts) do
+    Kernel.inspect(term, EDF.Pretty.inspect_opts(opts))
+  end
+end

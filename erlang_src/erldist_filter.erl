@@ -1,0 +1,35 @@
+%%% @doc User-facing entry points of erldist_filter.
+%%%
+%%% The handler module (see the `erldist_filter_handler' behaviour) decides
+%%% what happens to redirected distribution operations and to every
+%%% inspected spawn request. It is kept in a `persistent_term' and read on
+%%% every redirected message and every redirected spawn, so it can be
+%%% swapped while traffic flows. With no handler, the built-in hints apply
+%%% (drop what they call `drop', keep the rest) and spawn requests run
+%%% their original function.
+-module(erldist_filter).
+
+-export([handler_get/0]).
+-export([handler_set/1]).
+
+-define(HANDLER_KEY, erldist_filter_handler).
+
+%% @doc The handler module, or `undefined' when none is set.
+-spec handler_get() -> undefined | module().
+handler_get() ->
+    case persistent_term:get(?HANDLER_KEY, undefined) of
+        Handler when is_atom(Handler) -> Handler;
+        _ -> undefined
+    end.
+
+%% @doc Set (or with `undefined', clear) the handler module; returns the
+%% previous one. The module is loaded if it can be, so the first messages
+%% do not pay for it.
+-spec handler_set(Handler :: undefined | module()) -> OldHandler :: undefined | module().
+handler_set(Handler) when is_atom(Handler) ->
+    Old = handler_get(),
+    case Handler of
+        undefined -> _ = persistent_term:erase(?HANDLER_KEY);
+        _ -> _ = code:ensure_loaded(Handler), persistent_term:put(?HANDLER_KEY, Handler)
+    end,
+    Old.

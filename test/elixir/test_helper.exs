@@ -1,0 +1,1 @@
+ExUnit.start(max_cases: 1)
