@@ -37,6 +37,6 @@ defmodule ErldistFilter.MixProject do
   end
 
   def application do
-    [mod: {:erldist_filter_app, []}, extra_applications: [:kernel, :stdlib]]
+    [mod: {:erldist_filter_app, []}, extra_applications: [:kernel, :stdlib, :elixir]]
   end
 end
