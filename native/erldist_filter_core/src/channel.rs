@@ -168,6 +168,7 @@ impl Channel {
             } else {
                 self.stats.fastpath.inc();
                 self.on_frame(Frame::Input(data, 0..data.len()), cfg, out)?;
+                self.check_held(0)?;
             }
             return Ok(data.len());
         };
