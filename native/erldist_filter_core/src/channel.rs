@@ -161,6 +161,9 @@ impl Channel {
     /// empty one is a tick).
     pub fn recv(&mut self, data: &[u8], cfg: &Config, budget: &mut Budget, out: &mut Actions) -> Result<usize, Error> {
         let Some(mut framer) = self.framer.take() else {
+            if data.len() as u64 > self.opts.limits.max_packet_len {
+                return Err(Error::new(ErrorKind::LimitPacketLen, 0));
+            }
             self.stats.bytes_in.add(data.len() as u64);
             budget.spend(PACKET_COST + data.len() as u64 / 64);
             if data.is_empty() {
