@@ -99,7 +99,23 @@
 -spec init() -> ok | {error, term()}.
 init() ->
     Path = filename:join(priv_dir(), "liberldist_filter_nif"),
-    erlang:load_nif(Path, #{schedulers => erlang:system_info(schedulers)}).
+    case erlang:load_nif(Path, #{schedulers => erlang:system_info(schedulers)}) of
+        ok -> lists:foreach(fun apply_setting/1, erldist_filter_env:settings());
+        Error -> Error
+    end.
+
+%% Local calls only: the module is still loading.
+apply_setting(Setting) ->
+    try
+        case Setting of
+            {config, K, V} -> config_set(K, V);
+            {limits, K, V} -> limits_set(K, V);
+            {logger_capacity, N} -> logger_set_capacity(N)
+        end
+    catch
+        error:badarg ->
+            logger:error(#{what => bad_app_env, setting => Setting}, #{domain => [erldist_filter]})
+    end.
 
 priv_dir() ->
     case code:priv_dir(erldist_filter) of

@@ -83,9 +83,16 @@ ticktime_args(_) ->
     [].
 
 %% The peers load our carrier at boot and the NIF on first use: give them
-%% the directories this node loaded our modules from.
+%% the directories this node loaded our modules from, and the application's
+%% ebin (with the .app, so the application and its environment load).
 code_path_args() ->
     Dirs = lists:usort([filename:dirname(code:which(M))
                         || M <- [erldist_filter_nif, erldist_filter_dist_tcp,
-                                 edf_test_epmd, ?MODULE]]),
+                                 edf_test_epmd, ?MODULE]] ++ app_ebin()),
     lists:append([["-pa", Dir] || Dir <- Dirs]).
+
+app_ebin() ->
+    case code:lib_dir(erldist_filter) of
+        {error, _} -> [];
+        Lib -> [filename:join(Lib, "ebin")]
+    end.
