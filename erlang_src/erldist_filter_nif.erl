@@ -74,6 +74,16 @@
 -export([logger_list/0]).
 -export([logger_set_capacity/1]).
 -export([logger_set_controlling_process/2]).
+%% Decoding helpers (debug / test oracles)
+-export([dist_ext_to_term/2]).
+-export([dist_ext_to_vterm/2]).
+-export([dist_ext_to_vterm/3]).
+-export([dist_int_to_vterm/2]).
+-export([dist_int_to_vterm/3]).
+-export([dist_ext_to_vdist/2]).
+-export([dist_int_to_vdist/2]).
+-export([dist_decode_nif/4]).
+-export([dist_decode_dirty_nif/4]).
 
 -export_type([channel/0]).
 -export_type([logger/0]).
@@ -88,7 +98,7 @@
 -type config_key() :: compact_fragments | deep_packet_inspection | logging
                     | otp_name_blocklist | redirect_dist_operations | untrusted.
 -type limit_key() :: max_packet_len | max_fragments | max_sequences
-                   | max_buffered_bytes | max_atom_bytes.
+                   | max_buffered_bytes | max_atom_bytes | max_message_bytes | max_log_bytes.
 -type soft_error() :: {error, closed | not_owner}.
 
 -type logger() :: reference().
@@ -331,4 +341,82 @@ logger_set_capacity(_Capacity) ->
 -spec logger_set_controlling_process(logger(), pid()) -> ok | soft_error().
 %% @doc Hand the logger to another local, live process (owner only).
 logger_set_controlling_process(_Logger, _Pid) ->
+    ?NIF_STUB.
+
+%%%-------------------------------------------------------------------
+%%% Decoding helpers (SPEC §2.4): debug and test oracles, never on the
+%%% data path. Records in `include/erldist_filter.hrl'.
+%%%
+%%% Scheduling: inputs below ?DECODE_DIRTY_THRESHOLD bytes are decoded by
+%%% `dist_decode_nif/4' on the calling (normal) scheduler, which charges
+%%% its time slice in proportion to the size; larger inputs go to
+%%% `dist_decode_dirty_nif/4', the same code on a dirty CPU scheduler, so
+%%% a 10 MB term never holds a normal scheduler.
+%%%-------------------------------------------------------------------
+
+-define(DECODE_DIRTY_THRESHOLD, 16384).
+
+-type atoms_tuple() :: tuple().
+-type decode_mode() :: ext_term | ext_vterm | int_vterm | ext_vdist | int_vdist.
+-type lazy_limit() :: -1 | non_neg_integer().
+
+-spec dist_ext_to_term(atoms_tuple(), binary()) -> term().
+%% @doc Decode an external-format binary (starting with 131) whose
+%% `ATOM_CACHE_REF' indexes refer to positions in `Atoms' (at most 255
+%% atoms), as `erts_debug:dist_ext_to_term/2' does. Bytes after the term
+%% are ignored; any failure raises `badarg'.
+dist_ext_to_term(Atoms, Bin) ->
+    dist_decode(ext_term, Atoms, Bin, -1).
+
+-spec dist_ext_to_vterm(atoms_tuple(), binary()) -> tuple().
+%% @doc `dist_ext_to_vterm(Atoms, Bin, -1)'.
+dist_ext_to_vterm(Atoms, Bin) ->
+    dist_decode(ext_vterm, Atoms, Bin, -1).
+
+-spec dist_ext_to_vterm(atoms_tuple(), binary(), lazy_limit()) -> tuple().
+%% @doc Decode an external-format binary into the vterm record tree, cache
+%% references resolved to `vterm_atom_cache_ref_resolved{index, term}'.
+%% `Limit' (-1 = none): once that many terms have been decoded (pre-order,
+%% leaves included), every compound term not yet started is returned as
+%% `vterm_lazy_term{slice}'. Bad arguments raise `badarg'; malformed bytes
+%% raise `error({erldist_filter, Kind, #{offset, limit, message}})'.
+dist_ext_to_vterm(Atoms, Bin, Limit) ->
+    dist_decode(ext_vterm, Atoms, Bin, Limit).
+
+-spec dist_int_to_vterm(atoms_tuple(), binary()) -> tuple().
+%% @doc `dist_int_to_vterm(Atoms, Bin, -1)'.
+dist_int_to_vterm(Atoms, Bin) ->
+    dist_decode(int_vterm, Atoms, Bin, -1).
+
+-spec dist_int_to_vterm(atoms_tuple(), binary(), lazy_limit()) -> tuple().
+%% @doc Like `dist_ext_to_vterm/3' for internal encoding (no 131 byte).
+dist_int_to_vterm(Atoms, Bin, Limit) ->
+    dist_decode(int_vterm, Atoms, Bin, Limit).
+
+-spec dist_ext_to_vdist(atoms_tuple(), binary()) -> tuple().
+%% @doc Decode an external-format control message into its `vdist_dop_*'
+%% record (fields are vterms). A term that is not a valid control message
+%% raises `error({erldist_filter, Kind, _})' (`unknown_dop',
+%% `wrong_control_arity', `bad_control_element', ...).
+dist_ext_to_vdist(Atoms, Bin) ->
+    dist_decode(ext_vdist, Atoms, Bin, -1).
+
+-spec dist_int_to_vdist(atoms_tuple(), binary()) -> tuple().
+%% @doc Like `dist_ext_to_vdist/2' for internal encoding (no 131 byte).
+dist_int_to_vdist(Atoms, Bin) ->
+    dist_decode(int_vdist, Atoms, Bin, -1).
+
+dist_decode(Mode, Atoms, Bin, Limit) when is_binary(Bin), byte_size(Bin) >= ?DECODE_DIRTY_THRESHOLD ->
+    dist_decode_dirty_nif(Mode, Atoms, Bin, Limit);
+dist_decode(Mode, Atoms, Bin, Limit) ->
+    dist_decode_nif(Mode, Atoms, Bin, Limit).
+
+-spec dist_decode_nif(decode_mode(), atoms_tuple(), binary(), lazy_limit()) -> term().
+%% @private The decoders on a normal scheduler (small inputs).
+dist_decode_nif(_Mode, _Atoms, _Bin, _Limit) ->
+    ?NIF_STUB.
+
+-spec dist_decode_dirty_nif(decode_mode(), atoms_tuple(), binary(), lazy_limit()) -> term().
+%% @private The decoders on a dirty CPU scheduler (large inputs).
+dist_decode_dirty_nif(_Mode, _Atoms, _Bin, _Limit) ->
     ?NIF_STUB.

@@ -416,7 +416,8 @@ config_errors(_Config) ->
     ok.
 
 limits_round_trip(_Config) ->
-    Keys = [max_atom_bytes, max_buffered_bytes, max_fragments, max_packet_len, max_sequences],
+    Keys = [max_atom_bytes, max_buffered_bytes, max_fragments, max_log_bytes, max_message_bytes,
+            max_packet_len, max_sequences],
     All = ?NIF:limits_get(),
     ?assertEqual(Keys, lists:sort(maps:keys(All))),
     [true = is_integer(V) andalso V >= 0 || V <- maps:values(All)],

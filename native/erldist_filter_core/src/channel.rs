@@ -260,7 +260,7 @@ impl Channel {
             body: p.body,
             external: p.external(),
         };
-        let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort)?;
+        let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
         let (rewrite, log) = self.account(ins);
         out.logs.extend(log);
         match rewrite {
@@ -286,15 +286,16 @@ impl Channel {
         let mut cur = Cursor::new(bytes);
         cur.skip(p.body)?;
         let dop = control::read_head(&mut cur)?.dop;
+        let size = bytes.len() as u64;
         if !(cfg.deep_packet_inspection || cfg.compact_fragments) {
-            self.sequences.start(sequence_id, fragments, dop, None, &self.opts.limits)?;
+            self.sequences.start(sequence_id, fragments, size, dop, None, &self.opts.limits)?;
             self.stats.dop(dop).seen.inc();
             self.push_emit(out, frame.into_emit());
             return Ok(());
         }
         let commit = held::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &p.table);
         let held = Held::new(bytes, p.header, p.table, p.body, fragments);
-        self.sequences.start(sequence_id, fragments, dop, Some(held), &self.opts.limits)?;
+        self.sequences.start(sequence_id, fragments, size, dop, Some(held), &self.opts.limits)?;
         if let Some(commit) = commit {
             self.push_emit(out, Emit::Owned(commit));
         }
@@ -312,7 +313,8 @@ impl Channel {
         out: &mut Actions,
     ) -> Result<(), Error> {
         let payload = frame.bytes().get(CONTINUATION_PAYLOAD_AT..).unwrap_or(&[]);
-        let (dop, held) = match self.sequences.advance(sequence_id, fragment_id)? {
+        let size = payload.len() as u64;
+        let (dop, held) = match self.sequences.advance(sequence_id, fragment_id, size, &self.opts.limits)? {
             Step::More { held: true } => {
                 self.sequences.hold_more(sequence_id, payload);
                 return Ok(());
@@ -348,7 +350,7 @@ impl Channel {
             body: held.body,
             external: false,
         };
-        let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort)?;
+        let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
         let (rewrite, log) = self.account(ins);
         out.logs.extend(log);
         match rewrite {

@@ -91,6 +91,9 @@ pub enum ErrorKind {
     /// An atom longer than `Limits::max_atom_bytes`.
     #[error("limit exceeded: max_atom_bytes")]
     LimitAtomBytes,
+    /// A message larger than `Limits::max_message_bytes`.
+    #[error("limit exceeded: max_message_bytes")]
+    LimitMessageBytes,
 }
 
 impl ErrorKind {
@@ -126,6 +129,7 @@ impl ErrorKind {
             ErrorKind::LimitSequences => "max_sequences",
             ErrorKind::LimitBufferedBytes => "max_buffered_bytes",
             ErrorKind::LimitAtomBytes => "max_atom_bytes",
+            ErrorKind::LimitMessageBytes => "max_message_bytes",
         }
     }
 
@@ -138,6 +142,7 @@ impl ErrorKind {
                 | ErrorKind::LimitSequences
                 | ErrorKind::LimitBufferedBytes
                 | ErrorKind::LimitAtomBytes
+                | ErrorKind::LimitMessageBytes
         )
     }
 }

@@ -19,6 +19,8 @@ pub struct Sequence {
     /// The message so far, when it is held for inspection or compaction;
     /// `None` when its fragments pass straight through.
     pub held: Option<Box<Held>>,
+    /// Bytes of the message seen so far (all fragments).
+    pub bytes: u64,
 }
 
 /// What a continuation did to its sequence.
@@ -41,8 +43,13 @@ pub struct Sequences {
 }
 
 impl Sequences {
-    /// Register a header fragment announcing `fragments` fragments (> 1).
-    pub fn start(&mut self, id: u64, fragments: u64, dop: Dop, held: Option<Held>, limits: &Limits) -> Result<(), Error> {
+    /// Register a header fragment of `bytes` bytes announcing `fragments`
+    /// fragments (> 1).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(&mut self, id: u64, fragments: u64, bytes: u64, dop: Dop, held: Option<Held>, limits: &Limits) -> Result<(), Error> {
+        if bytes > limits.max_message_bytes {
+            return Err(Error::new(ErrorKind::LimitMessageBytes, 0));
+        }
         if fragments > limits.max_fragments {
             return Err(Error::new(ErrorKind::LimitFragments, 10));
         }
@@ -53,15 +60,20 @@ impl Sequences {
             return Err(Error::new(ErrorKind::LimitSequences, 2));
         }
         self.held_bytes += held.as_ref().map_or(0, |h| h.len());
-        self.open.insert(id, Sequence { next_id: fragments - 1, dop, held: held.map(Box::new) });
+        self.open.insert(id, Sequence { next_id: fragments - 1, dop, held: held.map(Box::new), bytes });
         Ok(())
     }
 
-    /// Account for continuation `fragment_id` of sequence `id`.
-    pub fn advance(&mut self, id: u64, fragment_id: u64) -> Result<Step, Error> {
+    /// Account for continuation `fragment_id` (of `bytes` bytes) of
+    /// sequence `id`.
+    pub fn advance(&mut self, id: u64, fragment_id: u64, bytes: u64, limits: &Limits) -> Result<Step, Error> {
         let seq = self.open.get_mut(&id).ok_or(Error::new(ErrorKind::UnknownSequence, 2))?;
         if fragment_id != seq.next_id {
             return Err(Error::new(ErrorKind::FragmentOutOfOrder, 10));
+        }
+        seq.bytes = seq.bytes.saturating_add(bytes);
+        if seq.bytes > limits.max_message_bytes {
+            return Err(Error::new(ErrorKind::LimitMessageBytes, 0));
         }
         if fragment_id > 1 {
             seq.next_id = fragment_id - 1;
@@ -115,16 +127,20 @@ mod tests {
     fn continuations_must_count_down_and_sequences_are_bounded() {
         let limits = Limits { max_sequences: 2, max_fragments: 10, ..Limits::default() };
         let mut s = Sequences::default();
-        s.start(1, 3, Dop::Send, None, &limits).unwrap();
-        assert_eq!(s.start(1, 3, Dop::Send, None, &limits).unwrap_err().kind, ErrorKind::DuplicateSequence);
-        assert_eq!(s.advance(1, 1).unwrap_err().kind, ErrorKind::FragmentOutOfOrder);
-        assert_eq!(s.advance(9, 2).unwrap_err().kind, ErrorKind::UnknownSequence);
-        assert_eq!(s.start(2, 11, Dop::Send, None, &limits).unwrap_err().kind, ErrorKind::LimitFragments);
-        s.start(2, 2, Dop::RegSend, None, &limits).unwrap();
-        assert_eq!(s.start(3, 2, Dop::Send, None, &limits).unwrap_err().kind, ErrorKind::LimitSequences);
-        assert_eq!(dop_of(s.advance(1, 2).unwrap()), (Dop::Send, false));
-        assert_eq!(dop_of(s.advance(1, 1).unwrap()), (Dop::Send, true));
-        assert_eq!(dop_of(s.advance(2, 1).unwrap()), (Dop::RegSend, true));
+        s.start(1, 3, 10, Dop::Send, None, &limits).unwrap();
+        assert_eq!(s.start(1, 3, 10, Dop::Send, None, &limits).unwrap_err().kind, ErrorKind::DuplicateSequence);
+        assert_eq!(s.advance(1, 1, 10, &limits).unwrap_err().kind, ErrorKind::FragmentOutOfOrder);
+        assert_eq!(s.advance(9, 2, 10, &limits).unwrap_err().kind, ErrorKind::UnknownSequence);
+        assert_eq!(s.start(2, 11, 10, Dop::Send, None, &limits).unwrap_err().kind, ErrorKind::LimitFragments);
+        s.start(2, 2, 10, Dop::RegSend, None, &limits).unwrap();
+        assert_eq!(s.start(3, 2, 10, Dop::Send, None, &limits).unwrap_err().kind, ErrorKind::LimitSequences);
+        assert_eq!(dop_of(s.advance(1, 2, 10, &limits).unwrap()), (Dop::Send, false));
+        assert_eq!(dop_of(s.advance(1, 1, 10, &limits).unwrap()), (Dop::Send, true));
+        assert_eq!(dop_of(s.advance(2, 1, 10, &limits).unwrap()), (Dop::RegSend, true));
         assert!(s.is_empty());
+        let small = Limits { max_message_bytes: 25, ..limits };
+        s.start(4, 3, 10, Dop::Send, None, &small).unwrap();
+        s.advance(4, 2, 10, &small).unwrap();
+        assert_eq!(s.advance(4, 1, 10, &small).unwrap_err().kind, ErrorKind::LimitMessageBytes);
     }
 }

@@ -11,6 +11,7 @@ use crate::control::{self, Control, Op};
 use crate::dop::Dop;
 use crate::error::{Error, ErrorKind};
 use crate::header::{TableEntry, VERSION_MAGIC};
+use crate::limits::Limits;
 use crate::rewrite::{self, AtomStyle, Redirect};
 use crate::term::{ScanContext, Viewer};
 
@@ -70,7 +71,14 @@ pub struct Inspected {
 
 /// Inspect `m`. With `dpi` off only the operation is read. `sort` is the
 /// channel's redirect counter, advanced per router redirect.
-pub fn inspect(m: &Whole<'_>, cfg: &Config, dpi: bool, peer: &Peer, sort: &mut u64) -> Result<Inspected, Error> {
+pub fn inspect(
+    m: &Whole<'_>,
+    cfg: &Config,
+    dpi: bool,
+    peer: &Peer,
+    sort: &mut u64,
+    limits: &Limits,
+) -> Result<Inspected, Error> {
     let ctx = if m.external { ScanContext::external() } else { ScanContext::internal(m.table.len() as u8) };
     let v = Viewer::new(m.bytes, ctx, &m.table);
     let control_at = if m.external { skip_magic(m.bytes, m.body)? } else { m.body };
@@ -92,7 +100,7 @@ pub fn inspect(m: &Whole<'_>, cfg: &Config, dpi: bool, peer: &Peer, sort: &mut u
         None
     };
     let decision = classify::classify(&ctrl, payload, &v, cfg)?;
-    let log = (decision.log && cfg.logging).then(|| log_event(m, &ctrl, payload));
+    let log = (decision.log && cfg.logging).then(|| log_event(m, &ctrl, payload, limits.max_log_bytes));
     let rewrite = match decision.verdict {
         Verdict::Emit => None,
         Verdict::Drop => Some(drop_frame(m)),
@@ -174,11 +182,19 @@ fn spawn_frame(m: &Whole<'_>, ctrl: &Control<'_>, payload: Option<usize>, peer: 
     Ok(out)
 }
 
-fn log_event(m: &Whole<'_>, ctrl: &Control<'_>, payload: Option<usize>) -> LogEvent {
+fn log_event(m: &Whole<'_>, ctrl: &Control<'_>, payload: Option<usize>, max: u64) -> LogEvent {
+    // Over `max` bytes, keep only the size: a flood must not pile up here.
     let with_magic = |r: Range<usize>| {
-        let mut v = Vec::with_capacity(r.len() + 1);
+        let mut v = Vec::with_capacity(r.len().min(64) + 1);
         v.push(VERSION_MAGIC);
-        v.extend_from_slice(m.bytes.get(r).unwrap_or(&[]));
+        if r.len() as u64 > max {
+            v.extend_from_slice(&[104, 2]);
+            v.extend_from_slice(&[119, 24]);
+            v.extend_from_slice(b"erldist_filter_truncated");
+            rewrite::integer(&mut v, r.len() as u64);
+        } else {
+            v.extend_from_slice(m.bytes.get(r).unwrap_or(&[]));
+        }
         v
     };
     LogEvent {

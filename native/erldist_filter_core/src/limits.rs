@@ -18,6 +18,13 @@ pub struct Limits {
     /// Longest atom text accepted, in bytes (OTP allows 255 characters,
     /// up to 1020 bytes of UTF-8).
     pub max_atom_bytes: u64,
+    /// Largest message, in bytes over all its fragments; checked as
+    /// fragments arrive, so nothing over it is ever held.
+    pub max_message_bytes: u64,
+    /// Largest control or payload copied into a log event; a larger one is
+    /// logged as `{erldist_filter_truncated, Size}` so a flood cannot pile
+    /// up in the logger queue.
+    pub max_log_bytes: u64,
 }
 
 impl Default for Limits {
@@ -28,19 +35,23 @@ impl Default for Limits {
             max_sequences: 1024,
             max_buffered_bytes: 256 * 1024 * 1024,
             max_atom_bytes: 1020,
+            max_message_bytes: 256 * 1024 * 1024,
+            max_log_bytes: 64 * 1024,
         }
     }
 }
 
 impl Limits {
     /// Every limit by name, for `limits_get/0`.
-    pub fn entries(&self) -> [(&'static str, u64); 5] {
+    pub fn entries(&self) -> [(&'static str, u64); 7] {
         [
             ("max_packet_len", self.max_packet_len),
             ("max_fragments", self.max_fragments),
             ("max_sequences", self.max_sequences),
             ("max_buffered_bytes", self.max_buffered_bytes),
             ("max_atom_bytes", self.max_atom_bytes),
+            ("max_message_bytes", self.max_message_bytes),
+            ("max_log_bytes", self.max_log_bytes),
         ]
     }
 
@@ -52,6 +63,8 @@ impl Limits {
             "max_sequences" => &mut self.max_sequences,
             "max_buffered_bytes" => &mut self.max_buffered_bytes,
             "max_atom_bytes" => &mut self.max_atom_bytes,
+            "max_message_bytes" => &mut self.max_message_bytes,
+            "max_log_bytes" => &mut self.max_log_bytes,
             _ => return false,
         };
         *slot = value;
