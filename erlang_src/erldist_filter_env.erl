@@ -8,6 +8,7 @@
 %%   `#{deep_packet_inspection => true, redirect_dist_operations => true}'.</li>
 %% <li>`limits': a map or proplist of the `limits_set/2' bounds.</li>
 %% <li>`logger_capacity': the logger queue's capacity (events).</li>
+%% <li>`handler': the handler module (see `erldist_filter:handler_set/1').</li>
 %% </ul>
 %% A bad entry is logged and skipped; it never stops the NIF from loading.
 -module(erldist_filter_env).
@@ -16,7 +17,8 @@
 
 -export([settings/0]).
 
--type setting() :: {config, atom(), term()} | {limits, atom(), term()} | {logger_capacity, term()}.
+-type setting() :: {config, atom(), term()} | {limits, atom(), term()} | {logger_capacity, term()}
+                 | {handler, module()}.
 -export_type([setting/0]).
 
 %% @doc Every setting found in the environment, in a fixed order.
@@ -30,6 +32,10 @@ settings() ->
         ++ case application:get_env(erldist_filter, logger_capacity) of
                {ok, N} -> [{logger_capacity, N}];
                undefined -> []
+           end
+        ++ case application:get_env(erldist_filter, handler) of
+               {ok, M} when is_atom(M) -> [{handler, M}];
+               _ -> []
            end.
 
 pairs(Key) ->

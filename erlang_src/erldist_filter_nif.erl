@@ -120,7 +120,8 @@ apply_setting(Setting) ->
         case Setting of
             {config, K, V} -> config_set(K, V);
             {limits, K, V} -> limits_set(K, V);
-            {logger_capacity, N} -> logger_set_capacity(N)
+            {logger_capacity, N} -> logger_set_capacity(N);
+            {handler, M} when is_atom(M) -> erldist_filter:handler_set(M)
         end
     catch
         error:badarg ->
