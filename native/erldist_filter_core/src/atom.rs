@@ -9,8 +9,17 @@ use crate::error::{Error, ErrorKind};
 pub const MAX_ATOM_CHARS: usize = 255;
 
 /// An atom's text in UTF-8. Short atoms (almost all) live inline.
-#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Atom(SmallVec<[u8; 23]>);
+
+// SmallVec's own Clone copies element by element; atoms are cloned into
+// every message's reference table, so copy the bytes at once.
+impl Clone for Atom {
+    #[inline]
+    fn clone(&self) -> Self {
+        Atom(SmallVec::from_slice(&self.0))
+    }
+}
 
 impl Atom {
     /// An atom from UTF-8 text, checked for validity and OTP's 255-character bound.

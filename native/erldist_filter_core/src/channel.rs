@@ -12,7 +12,7 @@ use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind};
 use crate::fragments::{Sequences, Step};
 use crate::framing::{Framer, Packet, PacketSize};
-use crate::header::{self, FrameKind};
+use crate::header::{self, AtomTable, FrameKind};
 use crate::held::{self, Held};
 use crate::inspect::{self, Inspected, LogEvent, Peer, Whole};
 use crate::message::{self, Parsed};
@@ -128,6 +128,8 @@ pub struct Channel {
     peer: Peer,
     /// Redirect counter (the `Sort` of router messages).
     sort: u64,
+    /// The current message's atom references (reused).
+    table: AtomTable,
 }
 
 impl Channel {
@@ -142,6 +144,7 @@ impl Channel {
             sequences: Sequences::default(),
             peer: Peer::default(),
             sort: 0,
+            table: AtomTable::new(),
         }
     }
 
@@ -236,7 +239,14 @@ impl Channel {
     /// Decode one frame and decide what reaches the VM.
     fn on_frame(&mut self, frame: Frame<'_>, cfg: &Config, out: &mut Actions) -> Result<(), Error> {
         self.stats.packet_count.inc();
-        let parsed = message::parse(frame.bytes(), self.opts.dflags, &mut self.cache, &self.opts.limits, &self.stats)?;
+        let parsed = message::parse(
+            frame.bytes(),
+            self.opts.dflags,
+            &mut self.cache,
+            &self.opts.limits,
+            &self.stats,
+            &mut self.table,
+        )?;
         match parsed.kind {
             FrameKind::PassThrough | FrameKind::Normal | FrameKind::FragmentHeader { fragment_id: 1, .. } => {
                 self.on_whole_frame(frame, &parsed, cfg, out)
@@ -256,7 +266,7 @@ impl Channel {
             bytes: frame.bytes(),
             prefix: 0..p.header.start,
             header: p.header.clone(),
-            table: &p.table,
+            table: &self.table,
             body: p.body,
             external: p.external(),
         };
@@ -293,8 +303,8 @@ impl Channel {
             self.push_emit(out, frame.into_emit());
             return Ok(());
         }
-        let commit = held::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &p.table);
-        let held = Held::new(bytes, p.header, p.table, p.body, fragments);
+        let commit = held::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &self.table);
+        let held = Held::new(bytes, p.header, self.table.clone(), p.body, fragments);
         self.sequences.start(sequence_id, fragments, size, dop, Some(held), &self.opts.limits)?;
         if let Some(commit) = commit {
             self.push_emit(out, Emit::Owned(commit));

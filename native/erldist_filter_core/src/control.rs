@@ -178,32 +178,38 @@ pub fn decode<'a>(v: &Viewer<'a>, pos: usize) -> Result<Control<'a>, Error> {
     cur.skip(pos)?;
     let head = read_head(&mut cur)?;
     let (_, first) = v.view(pos)?.as_tuple().ok_or(Error::new(ErrorKind::MalformedControl, pos))?;
-    // Element positions after the operation number.
+    // One pass over the elements after the operation number: view each
+    // once; a leaf ends where its view ends, only compound terms are scanned.
     let mut at = [0usize; 7];
-    let mut end = first;
-    for (i, p) in v.elements(first, u64::from(head.arity)).enumerate() {
-        let p = p?;
-        if let Some(slot) = i.checked_sub(1).and_then(|j| at.get_mut(j)) {
-            *slot = p;
+    let mut views: [Option<View<'a>>; 7] = [None; 7];
+    let mut next = first;
+    for i in 0..head.arity as usize {
+        let (view, after) = v.view_next(next)?;
+        if let Some(j) = i.checked_sub(1) {
+            if let (Some(a), Some(w)) = (at.get_mut(j), views.get_mut(j)) {
+                *a = next;
+                *w = Some(view);
+            }
         }
-        end = p;
+        next = if view.sub_terms() == 0 { after } else { v.end_of(next)? };
     }
-    let end = v.end_of(end)?;
+    let end = next;
     let el = |i: usize| at.get(i).copied().unwrap_or(0);
     let bad = |i: usize| Error::new(ErrorKind::BadControlElement, el(i));
-    let pid = |i: usize| match v.view(el(i))? {
+    let view = |i: usize| views.get(i).copied().flatten().ok_or_else(|| bad(i));
+    let pid = |i: usize| match view(i)? {
         View::Pid(p) => Ok(p),
         _ => Err(bad(i)),
     };
-    let reference = |i: usize| match v.view(el(i))? {
+    let reference = |i: usize| match view(i)? {
         View::Ref(r) => Ok(r),
         _ => Err(bad(i)),
     };
-    let atom = |i: usize| v.view(el(i))?.as_atom().ok_or_else(|| bad(i));
-    let int = |i: usize| v.view(el(i))?.as_i64().ok_or_else(|| bad(i));
-    let integer = |i: usize| if v.view(el(i))?.is_integer() { Ok(el(i)) } else { Err(bad(i)) };
-    let list = |i: usize| if v.view(el(i))?.is_list() { Ok(el(i)) } else { Err(bad(i)) };
-    let proc_ = |i: usize| match v.view(el(i))? {
+    let atom = |i: usize| view(i)?.as_atom().ok_or_else(|| bad(i));
+    let int = |i: usize| view(i)?.as_i64().ok_or_else(|| bad(i));
+    let integer = |i: usize| if view(i)?.is_integer() { Ok(el(i)) } else { Err(bad(i)) };
+    let list = |i: usize| if view(i)?.is_list() { Ok(el(i)) } else { Err(bad(i)) };
+    let proc_ = |i: usize| match view(i)? {
         View::Pid(p) => Ok(Proc::Pid(p)),
         View::Atom(a) => Ok(Proc::Name(a)),
         _ => Err(bad(i)),

@@ -2,8 +2,6 @@
 //! 'F' fragment continuation, 'p' pass-through) and the atom-cache reference
 //! table that 'D' and 'E' carry.
 
-use smallvec::SmallVec;
-
 use crate::atom::Atom;
 use crate::atom_cache::{AtomCache, Write};
 use crate::cursor::Cursor;
@@ -38,8 +36,10 @@ pub struct TableEntry {
     pub atom: Atom,
 }
 
-/// A header's references, in internal-index order (`ATOM_CACHE_REF` N is entry N).
-pub type AtomTable = SmallVec<[TableEntry; 8]>;
+/// A header's references, in internal-index order (`ATOM_CACHE_REF` N is
+/// entry N). The channel reuses one for every message (no allocation or
+/// copying per message).
+pub type AtomTable = Vec<TableEntry>;
 
 impl crate::term::AtomResolver for [TableEntry] {
     fn resolve(&self, index: u8) -> Option<&Atom> {
@@ -115,19 +115,21 @@ pub fn read_frame_kind(cur: &mut Cursor<'_>, dflags: u64) -> Result<FrameKind, E
     }
 }
 
-/// Parse the atom-cache reference table of a 'D' or 'E' header, applying
-/// new entries to `cache` as the VM will when it reads the frame.
+/// Parse the atom-cache reference table of a 'D' or 'E' header into
+/// `table` (cleared first), applying new entries to `cache` as the VM will
+/// when it reads the frame.
 pub fn read_atom_table(
     cur: &mut Cursor<'_>,
     cache: &mut AtomCache,
     dflags: u64,
     limits: &Limits,
     stats: &ChannelStats,
-) -> Result<AtomTable, Error> {
+    table: &mut AtomTable,
+) -> Result<(), Error> {
+    table.clear();
     let count = cur.u8()? as usize;
-    let mut table = AtomTable::new();
     if count == 0 {
-        return Ok(table);
+        return Ok(());
     }
     let flags_at = cur.pos();
     let flag_bytes = cur.take(count / 2 + 1)?;
@@ -166,7 +168,7 @@ pub fn read_atom_table(
             table.push(TableEntry { index, new: false, atom });
         }
     }
-    Ok(table)
+    Ok(())
 }
 
 /// Encode a reference table as a header: the count, the flag nibbles
@@ -223,7 +225,9 @@ mod tests {
 
     fn parse(bytes: &[u8], cache: &mut AtomCache) -> Result<AtomTable, Error> {
         let stats = ChannelStats::default();
-        read_atom_table(&mut Cursor::new(bytes), cache, DFLAGS, &Limits::default(), &stats)
+        let mut table = AtomTable::new();
+        read_atom_table(&mut Cursor::new(bytes), cache, DFLAGS, &Limits::default(), &stats, &mut table)?;
+        Ok(table)
     }
 
     #[test]

@@ -18,8 +18,6 @@ pub struct Parsed {
     pub kind: FrameKind,
     /// The atom-cache header bytes (empty for 'F' and 'p').
     pub header: Range<usize>,
-    /// The header's references.
-    pub table: AtomTable,
     /// Where the control message starts ('D', 'E': internal encoding; 'p':
     /// its 131 byte) or, for 'F', where the payload bytes start.
     pub body: usize,
@@ -32,25 +30,27 @@ impl Parsed {
     }
 }
 
-/// Split `frame`, updating `cache` and the header counters.
+/// Split `frame`, reading its header's references into `table` (emptied
+/// for frames without a header), updating `cache` and the header counters.
 pub fn parse(
     frame: &[u8],
     dflags: u64,
     cache: &mut AtomCache,
     limits: &Limits,
     stats: &ChannelStats,
+    table: &mut AtomTable,
 ) -> Result<Parsed, Error> {
     let mut cur = Cursor::new(frame);
     let kind = header::read_frame_kind(&mut cur, dflags)?;
     let header_at = cur.pos();
-    let table = match kind {
+    match kind {
         FrameKind::PassThrough => {
             stats.dist_pass_through_count.inc();
-            AtomTable::new()
+            table.clear();
         }
         FrameKind::FragmentCont { .. } => {
             stats.dist_frag_cont_count.inc();
-            AtomTable::new()
+            table.clear();
         }
         FrameKind::Normal | FrameKind::FragmentHeader { .. } => {
             if kind == FrameKind::Normal {
@@ -58,9 +58,9 @@ pub fn parse(
             } else {
                 stats.dist_frag_header_count.inc();
             }
-            header::read_atom_table(&mut cur, cache, dflags, limits, stats)?
+            header::read_atom_table(&mut cur, cache, dflags, limits, stats, table)?;
         }
-    };
+    }
     let body = cur.pos();
-    Ok(Parsed { kind, header: header_at..body, table, body })
+    Ok(Parsed { kind, header: header_at..body, body })
 }

@@ -284,6 +284,15 @@ impl<'a> Viewer<'a> {
         read_view(&mut cur, &self.ctx, Some(self.atoms))
     }
 
+    /// The head of the term at `pos` and the position just after that head:
+    /// for a term without sub-terms (`sub_terms() == 0`) that is its end.
+    pub fn view_next(&self, pos: usize) -> Result<(View<'a>, usize), Error> {
+        let mut cur = Cursor::new(self.bytes);
+        cur.skip(pos)?;
+        let view = read_view(&mut cur, &self.ctx, Some(self.atoms))?;
+        Ok((view, cur.pos()))
+    }
+
     /// Position just after the term at `pos` (unbounded work: the whole
     /// term is scanned).
     pub fn end_of(&self, pos: usize) -> Result<usize, Error> {
