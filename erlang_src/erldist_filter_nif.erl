@@ -24,9 +24,11 @@
 %% </ul>
 %%
 %% == Scheduling ==
-%% No dirty schedulers. `channel_recv/2' is an Erlang loop over
-%% `channel_recv_nif/2', which does a bounded slice of work (about 20000
-%% units, roughly bytes scanned) per call, charges it with
+%% No dirty schedulers, except for the decoding helpers
+%% (`dist_*_to_term/vterm/vdist', debug and test oracles), which decode
+%% inputs of 8 KiB or more on a dirty CPU scheduler. `channel_recv/2' is
+%% an Erlang loop over `channel_recv_nif/2', which does a bounded slice
+%% of work (about 20000 units, roughly bytes scanned) per call, charges it with
 %% `enif_consume_timeslice' and returns `{more, Actions, Rest}' when input
 %% is left. The channel lock is never held between slices.
 %%
@@ -98,7 +100,9 @@
 -type config_key() :: compact_fragments | deep_packet_inspection | logging
                     | otp_name_blocklist | redirect_dist_operations | untrusted.
 -type limit_key() :: max_packet_len | max_fragments | max_sequences
-                   | max_buffered_bytes | max_atom_bytes | max_message_bytes | max_log_bytes.
+                   | max_buffered_bytes | max_atom_bytes | max_message_bytes | max_log_bytes
+                   | max_bytes_per_sec | max_messages_per_sec | rate_policy.
+-type limit_value() :: non_neg_integer() | close | drop.
 -type soft_error() :: {error, closed | not_owner}.
 
 -type logger() :: reference().
@@ -236,22 +240,22 @@ config_set(_) ->
 config_set(_Key, _Value) ->
     ?NIF_STUB.
 
--spec limits_get() -> #{limit_key() => non_neg_integer()}.
+-spec limits_get() -> #{limit_key() => limit_value()}.
 limits_get() ->
     ?NIF_STUB.
 
--spec limits_get(limit_key()) -> non_neg_integer().
+-spec limits_get(limit_key()) -> limit_value().
 limits_get(_Key) ->
     ?NIF_STUB.
 
 %% @doc Like `config_set/1', for limits.
--spec limits_set(#{limit_key() => non_neg_integer()}) -> ok.
+-spec limits_set(#{limit_key() => limit_value()}) -> ok.
 limits_set(Map) when is_map(Map) ->
     lists:foreach(fun({K, V}) -> ok = limits_set(K, V) end, lists:sort(maps:to_list(Map)));
 limits_set(_) ->
     erlang:error(badarg).
 
--spec limits_set(limit_key(), non_neg_integer()) -> ok.
+-spec limits_set(limit_key(), limit_value()) -> ok.
 limits_set(_Key, _Value) ->
     ?NIF_STUB.
 
@@ -348,14 +352,14 @@ logger_set_controlling_process(_Logger, _Pid) ->
 %%% Decoding helpers (SPEC §2.4): debug and test oracles, never on the
 %%% data path. Records in `include/erldist_filter.hrl'.
 %%%
-%%% Scheduling: inputs below ?DECODE_DIRTY_THRESHOLD bytes are decoded by
+%%% Scheduling: inputs below ?DECODE_DIRTY_THRESHOLD (8 KiB) are decoded by
 %%% `dist_decode_nif/4' on the calling (normal) scheduler, which charges
 %%% its time slice in proportion to the size; larger inputs go to
 %%% `dist_decode_dirty_nif/4', the same code on a dirty CPU scheduler, so
 %%% a 10 MB term never holds a normal scheduler.
 %%%-------------------------------------------------------------------
 
--define(DECODE_DIRTY_THRESHOLD, 16384).
+-define(DECODE_DIRTY_THRESHOLD, 8192).
 
 -type atoms_tuple() :: tuple().
 -type decode_mode() :: ext_term | ext_vterm | int_vterm | ext_vdist | int_vdist.

@@ -416,11 +416,17 @@ config_errors(_Config) ->
     ok.
 
 limits_round_trip(_Config) ->
-    Keys = [max_atom_bytes, max_buffered_bytes, max_fragments, max_log_bytes, max_message_bytes,
-            max_packet_len, max_sequences],
+    Keys = [max_atom_bytes, max_buffered_bytes, max_bytes_per_sec, max_fragments, max_log_bytes,
+            max_message_bytes, max_messages_per_sec, max_packet_len, max_sequences, rate_policy],
     All = ?NIF:limits_get(),
     ?assertEqual(Keys, lists:sort(maps:keys(All))),
-    [true = is_integer(V) andalso V >= 0 || V <- maps:values(All)],
+    [true = is_integer(V) andalso V >= 0 || V <- maps:values(maps:remove(rate_policy, All))],
+    ?assertEqual(close, ?NIF:limits_get(rate_policy)),
+    ok = ?NIF:limits_set(rate_policy, drop),
+    ?assertEqual(drop, ?NIF:limits_get(rate_policy)),
+    ?assertError(badarg, ?NIF:limits_set(rate_policy, maybe)),
+    ?assertError(badarg, ?NIF:limits_set(max_packet_len, drop)),
+    ok = ?NIF:limits_set(rate_policy, close),
     [begin
          V0 = ?NIF:limits_get(K),
          ok = ?NIF:limits_set(K, 12345),
@@ -429,7 +435,7 @@ limits_round_trip(_Config) ->
          ok = ?NIF:limits_set(K, (1 bsl 64) - 1),
          ok = ?NIF:limits_set(K, 0),
          ok = ?NIF:limits_set(K, V0)
-     end || K <- Keys],
+     end || K <- Keys, K =/= rate_policy],
     ok = ?NIF:limits_set(#{max_sequences => 7, max_fragments => 9}),
     #{max_sequences := 7, max_fragments := 9} = ?NIF:limits_get(),
     ok.

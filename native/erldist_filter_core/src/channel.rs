@@ -16,6 +16,7 @@ use crate::header::{self, AtomTable, FrameKind};
 use crate::held::{self, Held};
 use crate::inspect::{self, Inspected, LogEvent, Peer, Whole};
 use crate::message::{self, Parsed};
+use crate::rate::{Bucket, Policy};
 use crate::limits::Limits;
 use crate::stats::ChannelStats;
 
@@ -117,6 +118,11 @@ impl Frame<'_> {
     }
 }
 
+/// A one-frame message laid out for inspection.
+fn one_frame<'m>(bytes: &'m [u8], p: &Parsed, table: &'m [header::TableEntry]) -> Whole<'m> {
+    Whole { bytes, prefix: 0..p.header.start, header: p.header.clone(), table, body: p.body, external: p.external() }
+}
+
 /// The receive side of one distribution connection.
 #[derive(Debug)]
 pub struct Channel {
@@ -130,6 +136,10 @@ pub struct Channel {
     sort: u64,
     /// The current message's atom references (reused).
     table: AtomTable,
+    /// Flood limits: byte and message buckets, and the time they see.
+    bytes_bucket: Bucket,
+    messages_bucket: Bucket,
+    now_ms: u64,
 }
 
 impl Channel {
@@ -145,7 +155,34 @@ impl Channel {
             peer: Peer::default(),
             sort: 0,
             table: AtomTable::new(),
+            bytes_bucket: Bucket::new(),
+            messages_bucket: Bucket::new(),
+            now_ms: 0,
         }
+    }
+
+    /// The current time in milliseconds on any monotonic clock, for the
+    /// flood limits (the core never reads a clock).
+    pub fn set_time(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+    }
+
+    /// Whether `bytes` more (and, if `message`, one more message) fit the
+    /// rates now.
+    fn admit(&mut self, bytes: u64, message: bool) -> bool {
+        let l = &self.opts.limits;
+        let bytes_ok = self.bytes_bucket.take(bytes, l.max_bytes_per_sec, self.now_ms);
+        bytes_ok && (!message || self.messages_bucket.take(1, l.max_messages_per_sec, self.now_ms))
+    }
+
+    /// Traffic over a rate: an error under `close`, else count the drop.
+    fn over_rate(&self) -> Result<(), Error> {
+        self.stats.limit_hits.inc();
+        if self.opts.limits.rate_policy == Policy::Close {
+            return Err(Error::new(ErrorKind::LimitRate, 0));
+        }
+        self.stats.flood_drop_count.inc();
+        Ok(())
     }
 
     /// Name the sending node and its router (used by redirects).
@@ -247,12 +284,33 @@ impl Channel {
             &self.stats,
             &mut self.table,
         )?;
+        let starts_message = !matches!(parsed.kind, FrameKind::FragmentCont { .. });
+        let admitted = self.admit(frame.bytes().len() as u64, starts_message);
         match parsed.kind {
+            FrameKind::PassThrough | FrameKind::Normal | FrameKind::FragmentHeader { fragment_id: 1, .. }
+                if !admitted =>
+            {
+                // Dropped for flooding: the header still reaches the VM.
+                self.over_rate()?;
+                let drop = inspect::drop_frame(&one_frame(frame.bytes(), &parsed, &self.table));
+                if !drop.is_empty() {
+                    self.push_emit(out, Emit::Owned(drop));
+                }
+                Ok(())
+            }
             FrameKind::PassThrough | FrameKind::Normal | FrameKind::FragmentHeader { fragment_id: 1, .. } => {
                 self.on_whole_frame(frame, &parsed, cfg, out)
             }
             FrameKind::FragmentHeader { sequence_id, fragment_id } => {
-                self.on_fragment_header(frame, parsed, sequence_id, fragment_id, cfg, out)
+                self.on_fragment_header(frame, parsed, sequence_id, fragment_id, admitted, cfg, out)
+            }
+            FrameKind::FragmentCont { sequence_id, fragment_id } if !admitted => {
+                self.over_rate()?;
+                if !self.sequences.discard(sequence_id) {
+                    // Its first fragments already reached the VM.
+                    return Err(Error::new(ErrorKind::LimitRate, 0));
+                }
+                self.on_continuation(frame, sequence_id, fragment_id, cfg, out)
             }
             FrameKind::FragmentCont { sequence_id, fragment_id } => {
                 self.on_continuation(frame, sequence_id, fragment_id, cfg, out)
@@ -262,14 +320,7 @@ impl Channel {
 
     /// A message in one frame: inspect it, then emit it or its rewrite.
     fn on_whole_frame(&mut self, frame: Frame<'_>, p: &Parsed, cfg: &Config, out: &mut Actions) -> Result<(), Error> {
-        let whole = Whole {
-            bytes: frame.bytes(),
-            prefix: 0..p.header.start,
-            header: p.header.clone(),
-            table: &self.table,
-            body: p.body,
-            external: p.external(),
-        };
+        let whole = one_frame(frame.bytes(), p, &self.table);
         let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
         let (rewrite, log) = self.account(ins);
         out.logs.extend(log);
@@ -289,10 +340,25 @@ impl Channel {
         p: Parsed,
         sequence_id: u64,
         fragments: u64,
+        admitted: bool,
         cfg: &Config,
         out: &mut Actions,
     ) -> Result<(), Error> {
         let bytes = frame.bytes();
+        if !admitted {
+            // Dropped for flooding: commit its atoms, swallow the rest.
+            self.over_rate()?;
+            let commit = held::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &self.table);
+            let mut cur = Cursor::new(bytes);
+            cur.skip(p.body)?;
+            let dop = control::read_head(&mut cur)?.dop;
+            self.sequences.start(sequence_id, fragments, bytes.len() as u64, dop, None, &self.opts.limits)?;
+            self.sequences.mark_discarded(sequence_id);
+            if let Some(commit) = commit {
+                self.push_emit(out, Emit::Owned(commit));
+            }
+            return Ok(());
+        }
         let mut cur = Cursor::new(bytes);
         cur.skip(p.body)?;
         let dop = control::read_head(&mut cur)?.dop;
@@ -325,11 +391,13 @@ impl Channel {
         let payload = frame.bytes().get(CONTINUATION_PAYLOAD_AT..).unwrap_or(&[]);
         let size = payload.len() as u64;
         let (dop, held) = match self.sequences.advance(sequence_id, fragment_id, size, &self.opts.limits)? {
-            Step::More { held: true } => {
+            Step::More { discard: true, .. } => return Ok(()),
+            Step::Last(seq) if seq.discard => return Ok(()),
+            Step::More { held: true, .. } => {
                 self.sequences.hold_more(sequence_id, payload);
                 return Ok(());
             }
-            Step::More { held: false } => {
+            Step::More { held: false, .. } => {
                 self.push_emit(out, frame.into_emit());
                 return Ok(());
             }

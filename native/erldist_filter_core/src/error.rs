@@ -91,6 +91,10 @@ pub enum ErrorKind {
     /// An atom longer than `Limits::max_atom_bytes`.
     #[error("limit exceeded: max_atom_bytes")]
     LimitAtomBytes,
+    /// Traffic over `Limits::max_bytes_per_sec` or `max_messages_per_sec`
+    /// (with the `close` policy).
+    #[error("limit exceeded: rate")]
+    LimitRate,
     /// A message larger than `Limits::max_message_bytes`.
     #[error("limit exceeded: max_message_bytes")]
     LimitMessageBytes,
@@ -130,6 +134,7 @@ impl ErrorKind {
             ErrorKind::LimitBufferedBytes => "max_buffered_bytes",
             ErrorKind::LimitAtomBytes => "max_atom_bytes",
             ErrorKind::LimitMessageBytes => "max_message_bytes",
+            ErrorKind::LimitRate => "rate",
         }
     }
 
@@ -143,6 +148,7 @@ impl ErrorKind {
                 | ErrorKind::LimitBufferedBytes
                 | ErrorKind::LimitAtomBytes
                 | ErrorKind::LimitMessageBytes
+                | ErrorKind::LimitRate
         )
     }
 }

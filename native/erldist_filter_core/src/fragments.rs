@@ -21,6 +21,8 @@ pub struct Sequence {
     pub held: Option<Box<Held>>,
     /// Bytes of the message seen so far (all fragments).
     pub bytes: u64,
+    /// Dropped for flooding: the rest of its fragments are swallowed.
+    pub discard: bool,
 }
 
 /// What a continuation did to its sequence.
@@ -30,6 +32,8 @@ pub enum Step {
     More {
         /// Whether the sequence holds its bytes.
         held: bool,
+        /// Whether the message was dropped for flooding.
+        discard: bool,
     },
     /// That was the last one: the sequence, now closed.
     Last(Sequence),
@@ -60,7 +64,7 @@ impl Sequences {
             return Err(Error::new(ErrorKind::LimitSequences, 2));
         }
         self.held_bytes += held.as_ref().map_or(0, |h| h.len());
-        self.open.insert(id, Sequence { next_id: fragments - 1, dop, held: held.map(Box::new), bytes });
+        self.open.insert(id, Sequence { next_id: fragments - 1, dop, held: held.map(Box::new), bytes, discard: false });
         Ok(())
     }
 
@@ -77,7 +81,7 @@ impl Sequences {
         }
         if fragment_id > 1 {
             seq.next_id = fragment_id - 1;
-            return Ok(Step::More { held: seq.held.is_some() });
+            return Ok(Step::More { held: seq.held.is_some(), discard: seq.discard });
         }
         match self.open.remove(&id) {
             Some(seq) => {
@@ -93,6 +97,32 @@ impl Sequences {
         if let Some(held) = self.open.get_mut(&id).and_then(|s| s.held.as_mut()) {
             held.append(payload);
             self.held_bytes += payload.len();
+        }
+    }
+
+    /// Drop sequence `id` for flooding: release what it holds and swallow
+    /// its remaining fragments. False if it was passing straight through
+    /// (the VM already has part of it: it cannot be dropped cleanly).
+    pub fn discard(&mut self, id: u64) -> bool {
+        let Some(seq) = self.open.get_mut(&id) else { return false };
+        if seq.discard {
+            return true;
+        }
+        match seq.held.take() {
+            Some(h) => {
+                self.held_bytes -= h.len().min(self.held_bytes);
+                seq.discard = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Start sequence `id` already dropped (its header was over a rate).
+    pub fn mark_discarded(&mut self, id: u64) {
+        if let Some(seq) = self.open.get_mut(&id) {
+            self.held_bytes -= seq.held.take().map_or(0, |h| h.len()).min(self.held_bytes);
+            seq.discard = true;
         }
     }
 

@@ -152,7 +152,8 @@ fn frame_start(m: &Whole<'_>) -> Vec<u8> {
     out
 }
 
-fn drop_frame(m: &Whole<'_>) -> Vec<u8> {
+/// The no-op that replaces a dropped message (nothing for pass-through).
+pub fn drop_frame(m: &Whole<'_>) -> Vec<u8> {
     if m.external {
         // Nothing to keep in sync without a cache: emit nothing at all.
         return Vec::new();

@@ -39,6 +39,7 @@ pub mod held;
 pub mod inspect;
 pub mod limits;
 pub mod message;
+pub mod rate;
 pub mod rewrite;
 pub mod stats;
 pub mod term;

@@ -2,6 +2,8 @@
 //! Exceeding one is an error naming the limit; nothing is allocated from a
 //! declared length before it has been checked here.
 
+use crate::rate::Policy;
+
 /// Per-channel bounds. Defaults are generous for real traffic (OTP cuts
 /// fragments at 64 KiB) and small enough that a hostile peer cannot exhaust
 /// memory.
@@ -25,6 +27,13 @@ pub struct Limits {
     /// logged as `{erldist_filter_truncated, Size}` so a flood cannot pile
     /// up in the logger queue.
     pub max_log_bytes: u64,
+    /// Bytes per second a peer may send (0 = unlimited); bursts of one
+    /// second's worth pass.
+    pub max_bytes_per_sec: u64,
+    /// Messages per second a peer may send (0 = unlimited).
+    pub max_messages_per_sec: u64,
+    /// What happens to traffic over the two rates.
+    pub rate_policy: Policy,
 }
 
 impl Default for Limits {
@@ -37,13 +46,16 @@ impl Default for Limits {
             max_atom_bytes: 1020,
             max_message_bytes: 256 * 1024 * 1024,
             max_log_bytes: 64 * 1024,
+            max_bytes_per_sec: 0,
+            max_messages_per_sec: 0,
+            rate_policy: Policy::Close,
         }
     }
 }
 
 impl Limits {
     /// Every limit by name, for `limits_get/0`.
-    pub fn entries(&self) -> [(&'static str, u64); 7] {
+    pub fn entries(&self) -> [(&'static str, u64); 9] {
         [
             ("max_packet_len", self.max_packet_len),
             ("max_fragments", self.max_fragments),
@@ -52,6 +64,8 @@ impl Limits {
             ("max_atom_bytes", self.max_atom_bytes),
             ("max_message_bytes", self.max_message_bytes),
             ("max_log_bytes", self.max_log_bytes),
+            ("max_bytes_per_sec", self.max_bytes_per_sec),
+            ("max_messages_per_sec", self.max_messages_per_sec),
         ]
     }
 
@@ -65,9 +79,27 @@ impl Limits {
             "max_atom_bytes" => &mut self.max_atom_bytes,
             "max_message_bytes" => &mut self.max_message_bytes,
             "max_log_bytes" => &mut self.max_log_bytes,
+            "max_bytes_per_sec" => &mut self.max_bytes_per_sec,
+            "max_messages_per_sec" => &mut self.max_messages_per_sec,
             _ => return false,
         };
         *slot = value;
+        true
+    }
+}
+
+impl Limits {
+    /// The policies by name, for `limits_get/0`.
+    pub fn policies(&self) -> [(&'static str, Policy); 1] {
+        [("rate_policy", self.rate_policy)]
+    }
+
+    /// Set the policy called `name`; false if there is no such policy.
+    pub fn set_policy(&mut self, name: &str, policy: Policy) -> bool {
+        match name {
+            "rate_policy" => self.rate_policy = policy,
+            _ => return false,
+        }
         true
     }
 }

@@ -132,6 +132,7 @@ scalar_stats!(
     log_count,
     bytes_in,
     limit_hits,
+    flood_drop_count,
 );
 
 impl ChannelStats {

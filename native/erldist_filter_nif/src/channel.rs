@@ -280,6 +280,7 @@ fn recv_slice<'a>(
     budget: &mut Budget,
 ) -> Result<SliceResult<'a>, RecvFailure> {
     refresh_limits(st);
+    st.channel.set_time(logger::monotonic_ms());
     let cfg = config::current();
     let mut out = Actions::default();
     let mut terms = Vec::new();
@@ -330,6 +331,7 @@ fn recv_frame<'a>(
         }
     };
     refresh_limits(st);
+    st.channel.set_time(logger::monotonic_ms());
     let cfg = config::current();
     // A frame cannot be split: the budget only has to cover it.
     let units = (frame.len() as u64).saturating_mul(4).saturating_add(SLICE_BUDGET);

@@ -9,6 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
+use erldist_filter_core::rate::Policy;
 use erldist_filter_core::{Config, Limits};
 use once_cell::sync::Lazy;
 use parking_lot::RwLock;
@@ -83,28 +84,53 @@ fn config_set_2(key: Term, value: Term) -> NifResult<rustler::Atom> {
 #[rustler::nif(name = "limits_get")]
 fn limits_get_0(env: Env) -> NifResult<Term> {
     let (limits, _) = limits();
-    let pairs: Vec<(Term, Term)> = limits
+    let mut pairs: Vec<(Term, Term)> = limits
         .entries()
         .iter()
         .map(|(k, v)| Ok((atoms::make_atom(env, k)?, v.encode(env))))
         .collect::<NifResult<_>>()?;
+    for (k, p) in limits.policies() {
+        pairs.push((atoms::make_atom(env, k)?, policy_atom(p).encode(env)));
+    }
     Term::map_from_pairs(env, &pairs)
 }
 
-#[rustler::nif(name = "limits_get")]
-fn limits_get_1(key: Term) -> NifResult<u64> {
-    let key = atom_text(key)?;
-    limits().0.entries().iter().find(|(k, _)| *k == key).map(|(_, v)| *v).ok_or(Error::BadArg)
+fn policy_atom(p: Policy) -> rustler::Atom {
+    match p {
+        Policy::Close => atoms::close(),
+        Policy::Drop => atoms::drop(),
+    }
 }
 
+#[rustler::nif(name = "limits_get")]
+fn limits_get_1<'a>(env: Env<'a>, key: Term<'a>) -> NifResult<Term<'a>> {
+    let key = atom_text(key)?;
+    let l = limits().0;
+    if let Some((_, p)) = l.policies().iter().find(|(k, _)| *k == key) {
+        return Ok(policy_atom(*p).encode(env));
+    }
+    l.entries().iter().find(|(k, _)| *k == key).map(|(_, v)| v.encode(env)).ok_or(Error::BadArg)
+}
+
+/// `limits_set(Key, Value)`: an integer bound, or `close | drop` for a
+/// `*_policy` key.
 #[rustler::nif(name = "limits_set")]
 fn limits_set_2(key: Term, value: Term) -> NifResult<rustler::Atom> {
     let key = atom_text(key)?;
-    let value: u64 = value.decode()?;
     {
         let mut l = LIMITS.write();
         let mut next = *l;
-        if !next.set(&key, value) {
+        let ok = if value.is_atom() {
+            let policy = match value.atom_to_string()?.as_str() {
+                "close" => Policy::Close,
+                "drop" => Policy::Drop,
+                _ => return Err(Error::BadArg),
+            };
+            next.set_policy(&key, policy)
+        } else {
+            next.set(&key, value.decode()?)
+        };
+        if !ok {
             return Err(Error::BadArg);
         }
         *l = next;

@@ -101,6 +101,11 @@ fn monotonic_ns() -> i64 {
     unsafe { rustler::sys::enif_monotonic_time(rustler::sys::ErlNifTimeUnit::ERL_NIF_NSEC) }
 }
 
+/// The current monotonic time in milliseconds (for the flood limits).
+pub fn monotonic_ms() -> u64 {
+    u64::try_from(monotonic_ns() / 1_000_000).unwrap_or(0)
+}
+
 /// Queue `logs` from a channel of node `sysname`, evicting the oldest past
 /// capacity, and wake the waiting loggers. `env` is the calling process's.
 pub fn push(env: Env, sysname: &str, logs: &mut Vec<LogEvent>) {
