@@ -14,6 +14,10 @@ defmodule EDF do
 
   `EDF.inspect/2` renders these records by name, e.g.
   `EDF.udist_dop_reg_send(from_pid: #PID<...>, unused: :"", to_name: :net_kernel)`.
+
+  The `vterm_*` and `vdist_dop_*` records of `include/erldist_filter.hrl`
+  (returned by `:erldist_filter_nif.dist_ext_to_vterm/2` and friends) are
+  record macros as well, e.g. `EDF.vterm_atom_ext(name: name)`.
   """
 
   require Record
@@ -30,6 +34,21 @@ defmodule EDF do
     Record.defrecord(name, name, fields)
 
     @typedoc "The `#{name}` record of `udist.hrl`."
+    @type unquote(name)() ::
+            record(unquote(name), unquote(Enum.map(fields, fn {f, _} -> {f, quote(do: term())} end)))
+  end
+
+  # The vterm_* and vdist_dop_* records of erldist_filter.hrl (what the
+  # NIF's dist_*_to_vterm/vdist decoders return) are record macros too, so
+  # Elixir code can match them; record_definitions/0, is_record_type/1 and
+  # inspect/2 cover the udist.hrl records only.
+  @erldist_filter_hrl Path.expand("../include/erldist_filter.hrl", __DIR__)
+  @external_resource @erldist_filter_hrl
+
+  for {name, fields} <- Record.extract_all(from: @erldist_filter_hrl) do
+    Record.defrecord(name, name, fields)
+
+    @typedoc "The `#{name}` record of `erldist_filter.hrl`."
     @type unquote(name)() ::
             record(unquote(name), unquote(Enum.map(fields, fn {f, _} -> {f, quote(do: term())} end)))
   end

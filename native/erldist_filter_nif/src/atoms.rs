@@ -129,7 +129,10 @@ pub fn make_atom<'a>(env: Env<'a>, text: &str) -> NifResult<Term<'a>> {
     ext.push(118);
     ext.extend_from_slice(&len.to_be_bytes());
     ext.extend_from_slice(text.as_bytes());
-    match env.binary_to_term(&ext) {
+    // SAFETY: `ext` is a well-formed ATOM_UTF8_EXT built above from valid
+    // UTF-8; the trusted variant is needed because the SAFE flag refuses to
+    // create atoms, and a peer's new atom must be creatable here.
+    match unsafe { env.binary_to_term_trusted(&ext) } {
         Some((t, _)) if t.is_atom() => Ok(t),
         _ => Err(Error::BadArg),
     }

@@ -7,6 +7,7 @@
 //! - `stats`: world statistics (`world_stats_get/0`) and stats maps
 //! - `misc`: flags, version, router names
 //! - `logger`: the global logger queue and the `logger_*` NIFs
+//! - `decode`: the decoding helpers (`dist_*_to_term/vterm/vdist`)
 //! - `error`: core errors as Erlang terms
 //! - `atoms`: the atoms used above
 //!
@@ -19,6 +20,7 @@
 mod atoms;
 mod channel;
 mod config;
+mod decode;
 mod error;
 mod logger;
 mod misc;
