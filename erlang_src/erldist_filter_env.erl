@@ -9,6 +9,14 @@
 %% <li>`limits': a map or proplist of the `limits_set/2' bounds.</li>
 %% <li>`logger_capacity': the logger queue's capacity (events).</li>
 %% <li>`handler': the handler module (see `erldist_filter:handler_set/1').</li>
+%% <li>`safe_policy': `true' switches on the shipped safe policy in one
+%%   line: the switches `deep_packet_inspection', `compact_fragments',
+%%   `logging', `redirect_dist_operations' and `otp_name_blocklist', the
+%%   limits of {@link safe_limits/0}, a logger capacity of 1000 and the
+%%   handler `erldist_filter_policy'. Explicit `config', `limits',
+%%   `logger_capacity' and `handler' entries still override it. The
+%%   policy's own settings are under key `policy' (see
+%%   `erldist_filter_policy').</li>
 %% </ul>
 %% A bad entry is logged and skipped; it never stops the NIF from loading.
 -module(erldist_filter_env).
@@ -16,6 +24,8 @@
 -include_lib("kernel/include/logger.hrl").
 
 -export([settings/0]).
+-export([safe_settings/0]).
+-export([safe_limits/0]).
 
 -type setting() :: {config, atom(), term()} | {limits, atom(), term()} | {logger_capacity, term()}
                  | {handler, module()}.
@@ -27,7 +37,12 @@ settings() ->
     %% Loading makes sys.config's values visible before the application
     %% starts; an application that is not installed simply has none.
     _ = catch application:load(erldist_filter),
-    [{config, K, V} || {K, V} <- pairs(config)]
+    Safe = case application:get_env(erldist_filter, safe_policy) of
+               {ok, true} -> safe_settings();
+               _ -> []
+           end,
+    Safe
+        ++ [{config, K, V} || {K, V} <- pairs(config)]
         ++ [{limits, K, V} || {K, V} <- pairs(limits)]
         ++ case application:get_env(erldist_filter, logger_capacity) of
                {ok, N} -> [{logger_capacity, N}];
@@ -47,3 +62,24 @@ pairs(Key) ->
             ?LOG_ERROR(#{what => bad_app_env, key => Key, value => Other}, #{domain => [erldist_filter]}),
             []
     end.
+
+%% @doc What `{safe_policy, true}' stands for (applied before the explicit
+%% entries, which therefore win).
+-spec safe_settings() -> [setting()].
+safe_settings() ->
+    [{config, K, true} || K <- [compact_fragments, deep_packet_inspection, logging,
+                                otp_name_blocklist, redirect_dist_operations]]
+        ++ [{limits, K, V} || {K, V} <- lists:sort(maps:to_list(safe_limits()))]
+        ++ [{logger_capacity, 1000},
+            {handler, erldist_filter_policy}].
+
+%% @doc The limits of the safe policy: no message over 16 MiB (a larger one
+%% closes the sender's connection while its fragments arrive, before it is
+%% held), at most 32 MiB held per connection, logged terms over 4 KiB
+%% logged as their size only.
+-spec safe_limits() -> #{erldist_filter_nif:limit_key() => non_neg_integer()}.
+safe_limits() ->
+    #{max_message_bytes => 16 * 1024 * 1024,
+      max_packet_len => 16 * 1024 * 1024,
+      max_buffered_bytes => 32 * 1024 * 1024,
+      max_log_bytes => 4096}.

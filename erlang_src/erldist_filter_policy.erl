@@ -1,0 +1,470 @@
+%%% @doc The shipped safe policy: a handler (`erldist_filter_handler'
+%%% behaviour) that refuses what a connected node could use to run code,
+%%% stop, or take over this node, and lets OTP's own traffic and ordinary
+%%% application traffic through.
+%%%
+%%% Switched on with one line of application environment,
+%%% `{erldist_filter, [{safe_policy, true}]}' (see {@link
+%%% erldist_filter_env}), or by hand with
+%%% `erldist_filter:handler_set(erldist_filter_policy)' plus the switches
+%%% `deep_packet_inspection', `redirect_dist_operations',
+%%% `otp_name_blocklist' (and, for logging, `logging').
+%%%
+%%% == Decisions ==
+%%% <ul>
+%%% <li><b>Spawn requests</b> (`erpc', `rpc', `spawn/4', `spawn_request'):
+%%%   the function must be on the spawn allowlist. For `erpc:execute_call'
+%%%   and `erpc:execute_cast' the function checked is the one the caller
+%%%   asked for (their arguments carry it). Refused: an `erpc:call' or
+%%%   `rpc:call' caller gets `exit:{exception, unauthorized}' resp.
+%%%   `{badrpc, {'EXIT', unauthorized}}' (`erpc:multicall' gives
+%%%   `{exit, {exception, unauthorized}}'); a cast runs nothing; a plain
+%%%   remote spawn exits with reason `unauthorized' (a monitoring caller
+%%%   sees that reason in its `DOWN').</li>
+%%% <li><b>exit/2 signals and group-leader changes</b> from remote nodes:
+%%%   refused.</li>
+%%% <li><b>Sends</b> that reach the policy (the NIF redirects only the
+%%%   suspicious ones: payload shapes, OTP names, `net_kernel', `rex';
+%%%   with `untrusted' on, every send) are refused when they are one of the
+%%%   remote-execution shapes: a `rex' call or cast of a function not on
+%%%   the spawn allowlist, any supervisor `start_child' /
+%%%   `terminate_child' / `restart_child' / `delete_child', an
+%%%   `io_request' or `io_reply' (to `standard_error', `user', a group
+%%%   leader, anything), a `code_server' request, `sys' system messages,
+%%%   faked `EXIT' messages, the 1.29 sensitive shapes (timer apply, pool
+%%%   spawn, cover load, ...). A send to a registered name on OTP's name
+%%%   blocklist is delivered only if the name is on the name allowlist for
+%%%   the sending node (default: `global_name_server' and `pg', for the
+%%%   `global' and `pg' protocols), and then only when it carries no fun
+%%%   (other than `global''s resolvers) and, for `global_name_server',
+%%%   only the requests other nodes make. With `strict_names' every
+%%%   registered name (not only OTP's) must be on the allowlist.</li>
+%%% <li>A refused `gen_server' call is answered (when its caller is on the
+%%%   sending node) so that the caller does not hang: `{badrpc, {'EXIT',
+%%%   unauthorized}}' for `rex', `{error, unauthorized}' otherwise; a
+%%%   refused `io_request' is answered `{error, enotsup}'
+%%%   (`reply_refused', default true).</li>
+%%% </ul>
+%%% Every decision is logged through OTP `logger', domain
+%%% `[erldist_filter]', as a report `#{what => erldist_filter_policy,
+%%% node, dop, decision, reason}' (plus `to', `mfa' or `request' where
+%%% known; never the payload): refusals at `warning', the rest at
+%%% `notice'.
+%%%
+%%% == Configuration ==
+%%% Application `erldist_filter', key `policy', a map (read at every
+%%% decision, so a change applies at once):
+%%% <ul>
+%%% <li>`spawn': the spawn allowlist, `[{Module, Function, Arity}]'
+%%%   (`Arity' may be `'_''); or a map from a node name (or `'_' for every
+%%%   node) to such a list. Default {@link default_spawn/0}.</li>
+%%% <li>`names': the registered names remote nodes may message, a list or
+%%%   a per-node map as above. Default {@link default_names/0}.</li>
+%%% <li>`strict_names' (default false): apply `names' to every registered
+%%%   name that reaches the policy, not only OTP's.</li>
+%%% <li>`global_resolvers' (default `[global]'): modules whose funs may
+%%%   travel to `global_name_server' (name-clash resolvers).</li>
+%%% <li>`reply_refused' (default true).</li>
+%%% </ul>
+-module(erldist_filter_policy).
+-behaviour(erldist_filter_handler).
+
+-include_lib("kernel/include/logger.hrl").
+-include("udist.hrl").
+
+%% erldist_filter_handler
+-export([classify/3]).
+-export([classify/4]).
+-export([spawn_request_init/4]).
+%% Run in place of a refused erpc call
+-export([unauthorized/0]).
+%% Configuration
+-export([defaults/0]).
+-export([default_spawn/0]).
+-export([default_names/0]).
+-export([config/0]).
+%% Decisions without side effects (tests, the demo)
+-export([spawn_decision/4]).
+-export([send_decision/3]).
+
+-type decision() :: keep | drop.
+-type reason() :: atom().
+-export_type([decision/0, reason/0]).
+
+%%% Configuration
+
+%% @doc The read-only functions any node may run here.
+-spec default_spawn() -> [{module(), atom(), arity() | '_'}].
+default_spawn() ->
+    [{erlang, node, 0},
+     {erlang, nodes, 0},
+     {erlang, nodes, 1},
+     {erlang, system_info, 1},
+     {erlang, statistics, 1}].
+
+%% @doc OTP registered names (on the OTP name blocklist) that other nodes
+%% may message: `global' and `pg' (default scope) need them, and
+%% `logger_proxy' receives the log events of processes whose group leader
+%% is on this node (e.g. of a call this node made elsewhere). Funs are
+%% never delivered to them (a log event's `report_cb' would run here).
+-spec default_names() -> [atom()].
+default_names() ->
+    [global_name_server, pg, logger_proxy].
+
+%% @doc Every key with its default.
+-spec defaults() -> map().
+defaults() ->
+    #{spawn => default_spawn(),
+      names => default_names(),
+      strict_names => false,
+      global_resolvers => [global],
+      reply_refused => true}.
+
+%% @doc The policy in force: the defaults overridden by app env `policy'.
+-spec config() -> map().
+config() ->
+    case application:get_env(erldist_filter, policy) of
+        {ok, Map} when is_map(Map) -> maps:merge(defaults(), Map);
+        {ok, List} when is_list(List) -> maps:merge(defaults(), maps:from_list([P || P = {_, _} <- List]));
+        _ -> defaults()
+    end.
+
+%%% erldist_filter_handler
+
+%% @doc Operations without payload: EXIT2 and GROUP_LEADER, refused.
+-spec classify(erldist_filter_handler:hint(), node(), udist:dop_without_payload()) -> drop.
+classify(Hint, Sysname, Control) ->
+    Reason = case Control of
+                 _ when ?is_udist_dop_exit2_t(Control) -> exit2_refused;
+                 _ when ?is_udist_dop_group_leader_t(Control) -> group_leader_refused;
+                 _ -> unexpected_operation
+             end,
+    log(drop, Sysname, Control, #{reason => Reason, hint => Hint}),
+    drop.
+
+%% @doc Operations with payload.
+-spec classify(erldist_filter_handler:hint(), node(), udist:dop_with_payload(), term()) -> keep | drop.
+classify(Hint, Sysname, Control, Payload) ->
+    Config = config(),
+    {Decision, Reason} = send_decision(Sysname, Control, Payload, Hint, Config),
+    log(Decision, Sysname, Control, #{reason => Reason, hint => Hint, request => shape(Payload)}),
+    Decision =:= drop andalso maps:get(reply_refused, Config) =:= true
+        andalso answer_refused(Sysname, Control, Payload),
+    Decision.
+
+%% @doc Runs in every process a remote node spawns here (through
+%% `edf:req/3').
+-spec spawn_request_init(node(), module(), atom(), [term()]) -> term().
+spawn_request_init(Sysname, Module, FunctionName, Arguments) ->
+    Config = config(),
+    case spawn_decision(Sysname, Module, FunctionName, Arguments, Config) of
+        {keep, Reason, Requested} ->
+            log_spawn(keep, Sysname, Requested, Reason),
+            erlang:apply(Module, FunctionName, Arguments);
+        {drop, Reason, Requested} ->
+            log_spawn(drop, Sysname, Requested, Reason),
+            refuse_spawn(Module, FunctionName, Arguments)
+    end.
+
+%% @doc What a refused `erpc:execute_call' runs instead: its caller gets
+%% `exit:{exception, unauthorized}'.
+-spec unauthorized() -> no_return().
+unauthorized() ->
+    exit(unauthorized).
+
+%%% Decisions
+
+%% @doc The decision on a spawn of `Module:FunctionName(Arguments...)'
+%% from `Sysname', with the requested MFA (the one inside `erpc''s
+%% wrappers).
+-spec spawn_decision(node(), module(), atom(), [term()]) ->
+    {decision(), reason(), {module(), atom(), arity()} | term()}.
+spawn_decision(Sysname, Module, FunctionName, Arguments) ->
+    spawn_decision(Sysname, Module, FunctionName, Arguments, config()).
+
+spawn_decision(Sysname, erpc, execute_call, [_Ref, M, F, A], Config) ->
+    mfa_decision(Sysname, M, F, A, Config);
+spawn_decision(Sysname, erpc, execute_cast, [M, F, A], Config) ->
+    mfa_decision(Sysname, M, F, A, Config);
+spawn_decision(Sysname, M, F, A, Config) ->
+    mfa_decision(Sysname, M, F, A, Config).
+
+mfa_decision(Sysname, M, F, A, Config) when is_atom(M), is_atom(F), is_list(A) ->
+    Arity = length(A),
+    case allowed_mfa(Sysname, M, F, Arity, Config) of
+        true -> {keep, spawn_allowed, {M, F, Arity}};
+        false -> {drop, spawn_not_allowed, {M, F, Arity}}
+    end;
+mfa_decision(_Sysname, M, F, _A, _Config) ->
+    {drop, spawn_malformed, {M, F}}.
+
+allowed_mfa(Sysname, M, F, Arity, Config) ->
+    lists:any(fun({M1, F1, A1}) -> M1 =:= M andalso F1 =:= F andalso (A1 =:= '_' orelse A1 =:= Arity);
+                 (_) -> false
+              end,
+              for_node(Sysname, maps:get(spawn, Config))).
+
+%% A list applies to every node; a map has per-node lists and `'_''.
+for_node(_Sysname, List) when is_list(List) -> List;
+for_node(Sysname, Map) when is_map(Map) -> maps:get('_', Map, []) ++ maps:get(Sysname, Map, []);
+for_node(_Sysname, _) -> [].
+
+refuse_spawn(erpc, execute_call, [Ref, _M, _F, _A]) ->
+    %% The caller gets a normal erpc answer: exit {exception, unauthorized}.
+    erpc:execute_call(Ref, ?MODULE, unauthorized, []);
+refuse_spawn(_Module, _FunctionName, _Arguments) ->
+    exit(unauthorized).
+
+%% @doc The decision on a redirected send (or payload exit) with the
+%% policy in force.
+-spec send_decision(node(), udist:dop_with_payload(), term()) -> {decision(), reason()}.
+send_decision(Sysname, Control, Payload) ->
+    send_decision(Sysname, Control, Payload, erldist_filter_hint:hint(Sysname, Control, Payload), config()).
+
+send_decision(_Sysname, Control, _Payload, _Hint, _Config) when ?is_udist_dop_exit2_t(Control) ->
+    {drop, exit2_refused};
+send_decision(Sysname, Control, Payload, Hint, Config) when ?is_udist_dop_send_to_name_t(Control) ->
+    name_decision(Sysname, to_name(Control), Payload, Hint, Config);
+send_decision(Sysname, Control, Payload, Hint, Config)
+  when ?is_udist_dop_send_to_pid_t(Control); ?is_udist_dop_send_to_alias_t(Control) ->
+    case dangerous(Payload) of
+        {true, Reason} -> {drop, Reason};
+        false when Hint =:= drop -> {drop, hint_drop};
+        false ->
+            %% A pid of a registered process is judged by its name, so a
+            %% forged pid of an OTP process gets no more than its name.
+            case registered_name(target(Control)) of
+                undefined -> {keep, ordinary_send};
+                Name -> name_decision(Sysname, Name, Payload, Hint, Config)
+            end
+    end;
+send_decision(_Sysname, _Control, _Payload, _Hint, _Config) ->
+    {drop, unexpected_operation}.
+
+name_decision(_Sysname, Name, _Payload, _Hint, _Config) when not is_atom(Name) ->
+    {drop, bad_name};
+name_decision(Sysname, net_kernel, Payload, _Hint, _Config) ->
+    case Payload of
+        {'$gen_call', _, {is_auth, Sysname}} -> {keep, net_kernel_is_auth};
+        _ -> {drop, net_kernel_request}
+    end;
+name_decision(Sysname, rex, Payload, Hint, Config) ->
+    rex_decision(Sysname, Payload, Hint, Config);
+name_decision(Sysname, Name, Payload, Hint, Config) ->
+    Otp = is_otp_name(Name),
+    Allowed = lists:member(Name, for_node(Sysname, maps:get(names, Config))),
+    case dangerous(Payload) of
+        {true, Reason} ->
+            {drop, Reason};
+        false ->
+            case erldist_filter_hint:is_router_name(Name) of
+                true -> {drop, router_name};
+                false when Allowed -> allowed_name_decision(Name, Payload, Config);
+                false when Otp -> {drop, otp_name_reason(Name)};
+                false ->
+                    case maps:get(strict_names, Config) =:= true of
+                        true -> {drop, name_not_allowed};
+                        false when Hint =:= drop -> {drop, hint_drop};
+                        false -> {keep, ordinary_send}
+                    end
+            end
+    end.
+
+otp_name_reason(code_server) -> code_server_request;
+otp_name_reason(erl_prim_loader) -> code_server_request;
+otp_name_reason(init) -> init_request;
+otp_name_reason(standard_error) -> io_server_request;
+otp_name_reason(user) -> io_server_request;
+otp_name_reason(Name) when Name =:= kernel_sup; Name =:= kernel_safe_sup; Name =:= net_sup ->
+    supervisor_request;
+otp_name_reason(_Name) -> otp_name_not_allowed.
+
+%% Allowed OTP names still never get funs (other than global's resolvers)
+%% nor, for global_name_server, calls other nodes do not make.
+allowed_name_decision(global_name_server, Payload, Config) ->
+    case carries_foreign_fun(Payload, maps:get(global_resolvers, Config)) of
+        true -> {drop, fun_to_otp_name};
+        false ->
+            case Payload of
+                {'$gen_call', _, Request} ->
+                    case global_remote_call(Request) of
+                        true -> {keep, allowed_name};
+                        false -> {drop, global_local_request}
+                    end;
+                _ -> {keep, allowed_name}
+            end
+    end;
+allowed_name_decision(_Name, Payload, _Config) ->
+    case carries_foreign_fun(Payload, []) of
+        true -> {drop, fun_to_otp_name};
+        false -> {keep, allowed_name}
+    end.
+
+%% The requests other nodes send global_name_server (multi_call).
+global_remote_call({register, _, _, _}) -> true;
+global_remote_call({register_ext, _, _, _, _}) -> true;
+global_remote_call({unregister, _}) -> true;
+global_remote_call({set_lock, _}) -> true;
+global_remote_call({del_lock, _}) -> true;
+global_remote_call(_) -> false.
+
+rex_decision(_Sysname, {_, features_request}, _Hint, _Config) ->
+    {keep, rex_features};
+rex_decision(Sysname, {features_reply, Sysname, Features}, _Hint, _Config) when is_list(Features) ->
+    {keep, rex_features};
+rex_decision(Sysname, {'$gen_cast', {cast, M, F, A, _Gl}}, _Hint, Config) ->
+    rex_mfa(Sysname, M, F, A, rex_cast_not_allowed, Config);
+rex_decision(Sysname, {'$gen_call', _, {Call, M, F, A, _Gl}}, _Hint, Config)
+  when Call =:= call; Call =:= block_call ->
+    rex_mfa(Sysname, M, F, A, rex_call_not_allowed, Config);
+rex_decision(_Sysname, _Payload, _Hint, _Config) ->
+    {drop, rex_request}.
+
+rex_mfa(Sysname, M, F, A, Refused, Config) when is_atom(M), is_atom(F), is_list(A) ->
+    case allowed_mfa(Sysname, M, F, length(A), Config) of
+        true -> {keep, rex_allowed};
+        false -> {drop, Refused}
+    end;
+rex_mfa(_Sysname, _M, _F, _A, Refused, _Config) ->
+    {drop, Refused}.
+
+%% Payload shapes that run code or drive OTP processes from afar, whoever
+%% they are sent to.
+dangerous(Payload) ->
+    case Payload of
+        {'$gen_cast', {cast, M, F, A, _}} when is_atom(M), is_atom(F), is_list(A) ->
+            {true, rex_cast_shape};
+        {'$gen_call', _, {Op, _}}
+          when Op =:= start_child; Op =:= terminate_child; Op =:= restart_child; Op =:= delete_child ->
+            {true, supervisor_request};
+        {io_request, _, _, _} -> {true, io_request};
+        {io_reply, _, _} -> {true, io_reply};
+        {code_call, _, _} -> {true, code_server_request};
+        {system, _, _} -> {true, system_message};
+        {'EXIT', _, _} -> {true, fake_exit};
+        _ ->
+            case erldist_filter_hint:payload_hint(Payload) of
+                drop -> {true, sensitive_shape};
+                unsafe -> false
+            end
+    end.
+
+registered_name(Pid) when is_pid(Pid), node(Pid) =:= node() ->
+    case erlang:process_info(Pid, registered_name) of
+        {registered_name, Name} when is_atom(Name) -> Name;
+        _ -> undefined
+    end;
+registered_name(_) ->
+    undefined.
+
+is_otp_name(Name) ->
+    try erldist_filter_nif:otp_name_is_blocked(Name) =:= true
+    catch _:_ -> false
+    end.
+
+%% Funs in a term, except funs of the given modules (global's default
+%% resolver is a local fun of `global': such a fun can only run that
+%% module's code). Bounded by the term's size (the payload is already
+%% decoded).
+carries_foreign_fun(Term, Modules) when is_function(Term) ->
+    {module, M} = erlang:fun_info(Term, module),
+    not lists:member(M, Modules);
+carries_foreign_fun(Term, Modules) when is_tuple(Term) ->
+    carries_foreign_fun(tuple_to_list(Term), Modules);
+carries_foreign_fun([H | T], Modules) ->
+    carries_foreign_fun(H, Modules) orelse carries_foreign_fun(T, Modules);
+carries_foreign_fun(Term, Modules) when is_map(Term) ->
+    carries_foreign_fun(maps:to_list(Term), Modules);
+carries_foreign_fun(_Term, _Modules) ->
+    false.
+
+to_name(#udist_dop_reg_send{to_name = Name}) -> Name;
+to_name(#udist_dop_reg_send_tt{to_name = Name}) -> Name;
+to_name(#udist_dop_altact_sig_send{to = Name}) -> Name.
+
+%%% Answers to refused requests (only to the sending node)
+
+answer_refused(Sysname, Control, {'$gen_call', {Pid, Tag} = From, _Request}) when is_pid(Pid) ->
+    case node(Pid) =:= Sysname andalso tag_on(Sysname, Tag) of
+        true ->
+            Reply = case Control of
+                        #udist_dop_reg_send{to_name = rex} -> {badrpc, {'EXIT', unauthorized}};
+                        #udist_dop_reg_send_tt{to_name = rex} -> {badrpc, {'EXIT', unauthorized}};
+                        _ -> {error, unauthorized}
+                    end,
+            _ = catch gen:reply(From, Reply),
+            true;
+        false -> false
+    end;
+answer_refused(Sysname, _Control, {io_request, From, ReplyAs, _Request})
+  when is_pid(From), node(From) =:= Sysname ->
+    _ = catch erlang:send(From, {io_reply, ReplyAs, {error, enotsup}}, [noconnect]),
+    true;
+answer_refused(_Sysname, _Control, _Payload) ->
+    false.
+
+%% gen's tags: a reference, or `[alias | Alias]' whose alias must be the
+%% sender's.
+tag_on(Sysname, [alias | Alias]) when is_reference(Alias) -> node(Alias) =:= Sysname;
+tag_on(_Sysname, Tag) when is_reference(Tag) -> true;
+tag_on(_Sysname, _Tag) -> false.
+
+%%% Logging (bounded: never the payload or the arguments)
+
+log(Decision, Sysname, Control, Extra) ->
+    Report = maps:merge(#{what => erldist_filter_policy,
+                          node => Sysname,
+                          dop => dop_name(Control),
+                          decision => Decision,
+                          to => target(Control)},
+                        Extra),
+    case Decision of
+        drop -> ?LOG_WARNING(Report, #{domain => [erldist_filter]});
+        keep -> ?LOG_NOTICE(Report, #{domain => [erldist_filter]})
+    end.
+
+log_spawn(Decision, Sysname, Requested, Reason) ->
+    Report = #{what => erldist_filter_policy, node => Sysname, dop => 'DOP_SPAWN_REQUEST',
+               decision => Decision, reason => Reason, mfa => Requested},
+    %% A spawned process has the caller's group leader, and logger would
+    %% forward the event to the caller's node: log it here only.
+    Meta = case whereis(user) of
+               User when is_pid(User) -> #{domain => [erldist_filter], gl => User};
+               _ -> #{domain => [erldist_filter]}
+           end,
+    case Decision of
+        drop -> ?LOG_WARNING(Report, Meta);
+        keep -> ?LOG_NOTICE(Report, Meta)
+    end.
+
+dop_name(Control) ->
+    try udist:get_dop_name(Control)
+    catch _:_ -> unknown
+    end.
+
+target(#udist_dop_reg_send{to_name = N}) -> N;
+target(#udist_dop_reg_send_tt{to_name = N}) -> N;
+target(#udist_dop_altact_sig_send{to = T}) -> T;
+target(Control) when is_tuple(Control), tuple_size(Control) >= 3 ->
+    %% to_pid / alias / to_proc: the record field after from_pid.
+    element(3, Control);
+target(_) -> undefined.
+
+%% A bounded description of a payload: its first atoms.
+shape(Payload) when is_tuple(Payload), tuple_size(Payload) > 0 ->
+    case element(1, Payload) of
+        Tag when is_atom(Tag), tuple_size(Payload) >= 2 ->
+            case element(tuple_size(Payload), Payload) of
+                Inner when is_tuple(Inner), tuple_size(Inner) > 0, is_atom(element(1, Inner)) ->
+                    {Tag, element(1, Inner)};
+                Inner when is_atom(Inner) -> {Tag, Inner};
+                _ -> Tag
+            end;
+        Tag when is_atom(Tag) -> Tag;
+        _ when is_atom(element(tuple_size(Payload), Payload)) -> element(tuple_size(Payload), Payload);
+        _ -> tuple
+    end;
+shape(Payload) when is_atom(Payload) -> Payload;
+shape(Payload) when is_list(Payload) -> list;
+shape(Payload) when is_binary(Payload) -> {binary, byte_size(Payload)};
+shape(_) -> other.
