@@ -24,9 +24,11 @@
 %% </ul>
 %%
 %% == Scheduling ==
-%% No dirty schedulers, except for the decoding helpers
-%% (`dist_*_to_term/vterm/vdist', debug and test oracles), which decode
-%% inputs of 8 KiB or more on a dirty CPU scheduler. `channel_recv/2' is
+%% No dirty schedulers on the common path. A `channel_recv/2' step that may
+%% finish a message over 1 MiB (a large packet being assembled, a held
+%% fragmented message, or an input over 1 MiB) runs on a dirty CPU
+%% scheduler; so do the decoding helpers (`dist_*_to_term/vterm/vdist',
+%% debug and test oracles) for inputs of 8 KiB or more. `channel_recv/2' is
 %% an Erlang loop over `channel_recv_nif/2', which does a bounded slice
 %% of work (about 20000 units, roughly bytes scanned) per call, charges it with
 %% `enif_consume_timeslice' and returns `{more, Actions, Rest}' when input
@@ -44,6 +46,7 @@
 -export([channel_close/1]).
 -export([channel_recv/2]).
 -export([channel_recv_nif/2]).
+-export([channel_recv_dirty_nif/2]).
 -export([channel_inspect/1]).
 -export([channel_list/0]).
 -export([channel_list/1]).
@@ -173,21 +176,35 @@ channel_recv(Channel, Input) ->
     recv_loop(Channel, Input, []).
 
 recv_loop(Channel, Input, Acc) ->
-    case channel_recv_nif(Channel, Input) of
+    recv_result(Channel, channel_recv_nif(Channel, Input), Acc).
+
+recv_result(Channel, Result, Acc) ->
+    case Result of
         Actions when is_list(Actions), Acc =:= [] ->
             Actions;
         Actions when is_list(Actions) ->
             lists:append(lists:reverse(Acc, [Actions]));
         {more, Actions, Rest} ->
             recv_loop(Channel, Rest, [Actions | Acc]);
+        {dirty, Rest} ->
+            %% The next step may finish a message over 1 MiB: do it where
+            %% a long step cannot stall a normal scheduler.
+            recv_result(Channel, channel_recv_dirty_nif(Channel, Rest), Acc);
         {error, _} = Error ->
             Error
     end.
 
-%% @private One bounded slice of `channel_recv/2'.
+%% @private One bounded slice of `channel_recv/2', or `{dirty, Input}'
+%% when the step may finish a message over 1 MiB.
 -spec channel_recv_nif(channel(), binary() | [binary()]) ->
-    [action()] | {more, [action()], [binary()]} | soft_error().
+    [action()] | {more, [action()], [binary()]} | {dirty, binary() | [binary()]} | soft_error().
 channel_recv_nif(_Channel, _Input) ->
+    ?NIF_STUB.
+
+%% @private `channel_recv_nif/2' on a dirty CPU scheduler, without a budget.
+-spec channel_recv_dirty_nif(channel(), binary() | [binary()]) ->
+    [action()] | {more, [action()], [binary()]} | soft_error().
+channel_recv_dirty_nif(_Channel, _Input) ->
     ?NIF_STUB.
 
 %% @doc The channel's state and counters (any process).

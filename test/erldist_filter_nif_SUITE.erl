@@ -40,6 +40,7 @@
 -export([limits_apply_to_channels/1]).
 -export([world_stats_counts/1]).
 -export([flags_version_router/1]).
+-export([large_messages_finish_on_a_dirty_scheduler/1]).
 -export([recorded_chunks/1]).
 -export([one_packet_per_call/1]).
 -export([chunks_64k/1]).
@@ -55,8 +56,37 @@ all() ->
      malformed_frame_closes, emit_is_subbinary, recv_slice_is_bounded,
      packet_size_zero, config_round_trip, config_errors, limits_round_trip,
      limits_errors, limits_apply_to_channels, world_stats_counts,
-     flags_version_router,
+     flags_version_router, large_messages_finish_on_a_dirty_scheduler,
      {group, small}, {group, 'small.rev'}, {group, large}, {group, 'large.rev'}].
+
+%% A step that may finish a message over 1 MiB runs on a dirty scheduler;
+%% ordinary traffic never does. Counted by tracing calls to the dirty NIF.
+large_messages_finish_on_a_dirty_scheduler(_Config) ->
+    Ch = ?NIF:channel_open(4, 'big@host', 1, 0, ?FLAGS),
+    %% a 'D' frame: no atoms, control {2, '', Pid} (SEND), payload a 3 MiB binary
+    Pid = term_to_binary(self()),
+    <<131, PidExt/binary>> = Pid,
+    Control = <<104, 3, 97, 2, 119, 0, PidExt/binary>>,
+    Payload = <<109, (3 bsl 20):32, (binary:copy(<<7>>, 3 bsl 20))/binary>>,
+    Frame = <<131, $D, 0, Control/binary, Payload/binary>>,
+    Stream = <<(byte_size(Frame)):32, Frame/binary>>,
+    1 = erlang:trace_pattern({?NIF, channel_recv_dirty_nif, 2}, true, [local, call_count]),
+    Chunks = [binary:part(Stream, Off, min(65536, byte_size(Stream) - Off))
+              || Off <- lists:seq(0, byte_size(Stream) - 1, 65536)],
+    Emitted = lists:append([?NIF:channel_recv(Ch, [C]) || C <- Chunks]),
+    ?assertEqual([{emit, Frame}], Emitted),
+    {call_count, Dirty} = erlang:trace_info({?NIF, channel_recv_dirty_nif, 2}, call_count),
+    %% the first 16 chunks (1 MiB) assemble on normal schedulers, the rest dirty
+    ?assert(Dirty >= 30),
+    1 = erlang:trace_pattern({?NIF, channel_recv_dirty_nif, 2}, false, [local, call_count]),
+    1 = erlang:trace_pattern({?NIF, channel_recv_dirty_nif, 2}, true, [local, call_count]),
+    Small = ?NIF:channel_open(4, 'small@host', 1, 0, ?FLAGS),
+    [] = ?NIF:channel_recv(Small, [<<0:32>>, <<(byte_size(Control) + 3):32>>]),
+    [{emit, _}] = ?NIF:channel_recv(Small, [<<131, $D, 0, Control/binary, 106>>]),
+    {call_count, 0} = erlang:trace_info({?NIF, channel_recv_dirty_nif, 2}, call_count),
+    _ = erlang:trace_pattern({?NIF, channel_recv_dirty_nif, 2}, false, [local, call_count]),
+    ok = ?NIF:channel_close(Ch),
+    ok = ?NIF:channel_close(Small).
 
 groups() ->
     Replays = [recorded_chunks, one_packet_per_call, chunks_64k, whole_stream],

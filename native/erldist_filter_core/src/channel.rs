@@ -503,6 +503,15 @@ impl Channel {
         (got as u64, declared as u64)
     }
 
+    /// The largest message the next `recv` may have to finish at once: the
+    /// packet being assembled, or the largest held fragmented message.
+    /// Callers run steps that may finish a large one where a long step is
+    /// harmless (a dirty scheduler).
+    pub fn pending_message_bytes(&self) -> u64 {
+        let partial = self.framer.as_ref().map_or(0, |f| f.progress().1);
+        (partial.max(self.sequences.largest_held())) as u64
+    }
+
     /// Fragmented messages in flight.
     pub fn open_sequences(&self) -> usize {
         self.sequences.len()

@@ -126,6 +126,11 @@ impl Sequences {
         }
     }
 
+    /// Bytes held by the largest held sequence.
+    pub fn largest_held(&self) -> usize {
+        self.open.values().filter_map(|s| s.held.as_ref()).map(|h| h.len()).max().unwrap_or(0)
+    }
+
     /// Bytes held for inspection across all open sequences.
     pub fn held_bytes(&self) -> usize {
         self.held_bytes

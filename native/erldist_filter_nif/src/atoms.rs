@@ -6,6 +6,7 @@ rustler::atoms! {
     closed,
     not_owner,
     more,
+    dirty,
     emit,
     undefined,
     erldist_filter,

@@ -361,6 +361,21 @@ fn consume(env: Env, spent: u64) {
 /// (the channel is then closed).
 #[rustler::nif]
 fn channel_recv_nif<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, input: Term<'a>) -> NifResult<Term<'a>> {
+    recv(env, ch, input, false)
+}
+
+/// `channel_recv_dirty_nif(Channel, Input)`: the same on a dirty CPU
+/// scheduler, without a budget, for steps that may finish a message over
+/// `HEAVY_BYTES` (copying or inspecting it whole may take milliseconds).
+#[rustler::nif(schedule = "DirtyCpu")]
+fn channel_recv_dirty_nif<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, input: Term<'a>) -> NifResult<Term<'a>> {
+    recv(env, ch, input, true)
+}
+
+/// Messages at least this large are finished on a dirty scheduler.
+const HEAVY_BYTES: u64 = 1 << 20;
+
+fn recv<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, input: Term<'a>, dirty: bool) -> NifResult<Term<'a>> {
     let bins = input_binaries(input)?;
     let mut guard = ch.state.lock();
     let st = match access(env, &mut guard) {
@@ -368,11 +383,17 @@ fn channel_recv_nif<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, input: T
         Access::NotOwner => return Ok(soft_error(env, atoms::not_owner())),
         Access::Ok(st) => st,
     };
+    let input_bytes: u64 = bins.iter().map(|b| b.len() as u64).sum();
+    if !dirty && (input_bytes > HEAVY_BYTES || st.channel.pending_message_bytes() > HEAVY_BYTES) {
+        return Ok((atoms::dirty(), input).encode(env));
+    }
+    let slice = if dirty { u64::MAX } else { SLICE_BUDGET };
     let result = if st.channel.options().packet_size == PacketSize::Zero {
         recv_frame(env, &ch.entry.sysname_text, st, &bins).map(|(terms, spent)| (terms, None, spent))
     } else {
-        let mut budget = Budget::new(SLICE_BUDGET);
-        recv_slice(env, &ch.entry.sysname_text, st, &bins, &mut budget).map(|(terms, rest)| (terms, rest, SLICE_BUDGET - budget.remaining()))
+        let mut budget = Budget::new(slice);
+        recv_slice(env, &ch.entry.sysname_text, st, &bins, &mut budget)
+            .map(|(terms, rest)| (terms, rest, (slice - budget.remaining()).min(SLICE_BUDGET)))
     };
     match result {
         Ok((terms, None, spent)) => {
