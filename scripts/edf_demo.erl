@@ -216,9 +216,18 @@ print_stats(Peer) ->
 print_channels(Peer) ->
     io:format("  ~s~n", [node_of(Peer)]),
     case catch call(Peer, ?MODULE, channels, []) of
-        L when is_list(L) -> [io:format("    ~P~n", [Info, 18]) || Info <- L];
+        L when is_list(L) -> [print_channel(Info) || Info <- L];
         Other -> io:format("    ~p~n", [Other])
     end.
+
+%% A channel's identity and state on one line, then its non-zero counters.
+print_channel(#{entry := #{sysname := From} = Entry, rx := Rx} = Info) ->
+    io:format("    from ~s: owner ~p, flags 16#~.16B, creation ~b, buffered ~b bytes~n",
+              [From, maps:get(controlling_process, Info), maps:get(dflags, Entry),
+               maps:get(creation, Entry), maps:get(buffered_bytes, Rx, 0)]),
+    [io:format("      ~-42s ~b~n", [K, V]) || {K, V} <- flatten(maps:get(stats, Rx, #{})), V =/= 0];
+print_channel(Other) ->
+    io:format("    ~p~n", [Other]).
 
 %% `#{dop_reg_send => #{seen => 4}}' becomes `[{"dop_reg_send.seen", 4}]'.
 flatten(Map) ->
