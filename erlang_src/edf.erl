@@ -8,6 +8,11 @@
 %%% it runs the requested function unchanged. The spawn reply was already
 %%% sent when the process started: refusing means exiting or returning
 %%% something else.
+%%%
+%%% Either way the work runs under the spawn budget that applies to the
+%%% sending node and function ({@link erldist_filter_budget}): with any
+%%% finite limit it runs in a worker process this one watches and proxies
+%%% for, and over budget this process exits `{budget_exceeded, Kind}'.
 -module(edf).
 
 -export([req/3]).
@@ -20,6 +25,10 @@
 req(Sysname, {Module, FunctionName, Arity}, Arguments)
   when is_atom(Sysname), is_atom(Module), is_atom(FunctionName), is_integer(Arity),
        is_list(Arguments), length(Arguments) =:= Arity ->
+    erldist_filter_budget:run(Sysname, {Module, FunctionName, Arity}, Arguments,
+                              fun() -> run(Sysname, Module, FunctionName, Arguments) end).
+
+run(Sysname, Module, FunctionName, Arguments) ->
     case erldist_filter:handler_get() of
         undefined -> erlang:apply(Module, FunctionName, Arguments);
         Handler -> Handler:spawn_request_init(Sysname, Module, FunctionName, Arguments)

@@ -1,9 +1,11 @@
-%%% @doc Top supervisor of erldist_filter. When the application environment
-%%% key `enable_erldist_filter' is `true' (the default) it runs the routers
-%%% (`erldist_filter_routers_sup') that receive redirected distribution
-%%% operations; otherwise it has no children, and redirected operations are
-%%% lost because no process holds the router names. The NIF itself needs no
-%%% process; logger pools are added by users to their own trees.
+%%% @doc Top supervisor of erldist_filter. It always runs
+%%% `erldist_filter_budget', the owner of the spawn-budget concurrency
+%%% table. When the application environment key `enable_erldist_filter' is
+%%% `true' (the default) it also runs the routers (`erldist_filter_routers_sup')
+%%% that receive redirected distribution operations; otherwise redirected
+%%% operations are lost because no process holds the router names. The NIF
+%%% itself needs no process; logger pools are added by users to their own
+%%% trees.
 -module(erldist_filter_sup).
 -behaviour(supervisor).
 
@@ -18,8 +20,10 @@ start_link() ->
 %% @private
 -spec init([]) -> {ok, {supervisor:sup_flags(), [supervisor:child_spec()]}}.
 init([]) ->
-    Children = case application:get_env(erldist_filter, enable_erldist_filter, true) of
-                   true -> [erldist_filter_routers_sup:child_spec()];
-                   _ -> []
-               end,
+    Routers = case application:get_env(erldist_filter, enable_erldist_filter, true) of
+                  true -> [erldist_filter_routers_sup:child_spec()];
+                  _ -> []
+              end,
+    %% The spawn-budget table owner always runs (per-node concurrency).
+    Children = [erldist_filter_budget:child_spec() | Routers],
     {ok, {#{strategy => one_for_one, intensity => 1, period => 5}, Children}}.
