@@ -63,6 +63,7 @@
 -export([limits_set/2]).
 %% Statistics, flags, misc
 -export([world_stats_get/0]).
+-export([world_stats_get_nif/0]).
 -export([distribution_flags/0]).
 -export([spawn_flags/0]).
 -export([altact_sig_flags/0]).
@@ -284,8 +285,20 @@ limits_set(_Key, _Value) ->
                                           destroy := non_neg_integer(),
                                           rx_stats := map()},
                              memory := #{atom() => non_neg_integer()},
-                             slots := non_neg_integer()}.
+                             slots := non_neg_integer(),
+                             spawn_budget := #{atom() => non_neg_integer()}}.
 world_stats_get() ->
+    (world_stats_get_nif())#{spawn_budget => spawn_budget_stats()}.
+
+%% Spawn-budget hits are counted in Erlang (erldist_filter_budget).
+spawn_budget_stats() ->
+    try erldist_filter_budget:stats()
+    catch _:_ -> #{}
+    end.
+
+%% @private The NIF's part of `world_stats_get/0'.
+-spec world_stats_get_nif() -> map().
+world_stats_get_nif() ->
     ?NIF_STUB.
 
 -spec distribution_flags() -> #{atom() => non_neg_integer()}.

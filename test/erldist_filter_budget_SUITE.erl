@@ -107,6 +107,7 @@ loop_is_killed_at_reduction_budget(Config) ->
     [?assertMatch(#{node := NodeA, mfa := {?MODULE, spin, 0}, kind := reductions,
                     limit := Limit, used := Used} when Used >= Limit, E) || E <- [E1, E2]],
     ?assertEqual((zero_stats())#{reductions => 2}, call(B, erldist_filter_budget, stats, [])),
+    #{spawn_budget := #{reductions := 2}} = call(B, erldist_filter_nif, world_stats_get, []),
     %% Other functions keep the (generous) built-in default.
     ?assertEqual({echo, 1}, call(A, erpc, call, [NodeB, ?MODULE, echo, [1]])).
 

@@ -80,7 +80,7 @@ pub fn stats_map<'a>(env: Env<'a>, s: &StatsSnapshot) -> NifResult<Term<'a>> {
 }
 
 #[rustler::nif]
-fn world_stats_get(env: Env) -> NifResult<Term> {
+fn world_stats_get_nif(env: Env) -> NifResult<Term> {
     let (total, live) = crate::channel::world_rx_stats();
     let channel = Term::map_from_pairs(
         env,
