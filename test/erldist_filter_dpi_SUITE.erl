@@ -222,14 +222,9 @@ run_class(Class, Config) ->
     compare(one_per_call, Emits, Out2),
     compare_stats(edf_model_channel:stats(M1), Stats1),
     compare_stats(edf_model_channel:stats(M1), Stats2),
-    case LogCheck of
-        none ->
-            {comment, "logger NIF not available: log events not compared"};
-        _ ->
-            ?assertEqual(Logs, NifLogs1),
-            ?assertEqual(Logs, NifLogs2),
-            ok
-    end.
+    ?assertEqual(Logs, NifLogs1),
+    ?assertEqual(Logs, NifLogs2),
+    ok.
 
 emits(Actions) when is_list(Actions) ->
     [B || {emit, B} <- Actions];
@@ -270,20 +265,15 @@ compare_stats(Model, Nif) ->
     end.
 
 %%--------------------------------------------------------------------
-%% Logger (only when the NIF exports it)
+%% Logger
 %%--------------------------------------------------------------------
 
 logger_start() ->
-    case erlang:function_exported(erldist_filter_nif, logger_recv, 1) of
-        false -> none;
-        true ->
-            Old = erldist_filter_nif:logger_set_capacity(0),
-            L = erldist_filter_nif:logger_open(),
-            _ = logger_drain(L, []),
-            {L, Old}
-    end.
+    Old = erldist_filter_nif:logger_set_capacity(0),
+    L = erldist_filter_nif:logger_open(),
+    _ = logger_drain(L, []),
+    {L, Old}.
 
-logger_take(none) -> none;
 logger_take({L, _}) ->
     [{Sys, Atoms, C, P} || {_Time, {Sys, Atoms, C, P}} <- logger_drain(L, [])].
 
@@ -293,7 +283,6 @@ logger_drain(L, Acc) ->
         {_Size, _Drop, Events} -> logger_drain(L, [Events | Acc])
     end.
 
-logger_stop(none) -> ok;
 logger_stop({L, Old}) ->
     _ = erldist_filter_nif:logger_close(L),
     _ = erldist_filter_nif:logger_set_capacity(Old),

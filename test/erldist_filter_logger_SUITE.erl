@@ -40,10 +40,8 @@ groups() ->
 
 init_per_suite(Config) ->
     {module, erldist_filter_nif} = code:ensure_loaded(erldist_filter_nif),
-    case erlang:function_exported(erldist_filter_nif, logger_recv, 1) of
-        true -> Config;
-        false -> {skip, "erldist_filter_nif:logger_recv/1 is not there yet"}
-    end.
+    true = erlang:function_exported(erldist_filter_nif, logger_recv, 1),
+    Config.
 
 end_per_suite(_Config) ->
     ok.
