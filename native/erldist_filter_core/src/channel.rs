@@ -202,18 +202,23 @@ impl Channel {
     pub fn recv(&mut self, data: &[u8], cfg: &Config, budget: &mut Budget, out: &mut Actions) -> Result<usize, Error> {
         let Some(mut framer) = self.framer.take() else {
             if data.len() as u64 > self.opts.limits.max_packet_len {
-                return Err(Error::new(ErrorKind::LimitPacketLen, 0));
+                let e = Error::new(ErrorKind::LimitPacketLen, 0);
+                self.count_limit(&e);
+                return Err(e);
             }
             self.stats.bytes_in.add(data.len() as u64);
             budget.spend(PACKET_COST + data.len() as u64 / 64);
-            if data.is_empty() {
+            let result = if data.is_empty() {
                 self.on_tick();
+                Ok(())
             } else {
                 self.stats.fastpath.inc();
-                self.on_frame(Frame::Input(data, 0..data.len()), cfg, out)?;
-                self.check_held(0)?;
+                self.on_frame(Frame::Input(data, 0..data.len()), cfg, out).and_then(|()| self.check_held(0))
+            };
+            if let Err(e) = &result {
+                self.count_limit(e);
             }
-            return Ok(data.len());
+            return result.map(|()| data.len());
         };
         let mut pos = 0;
         // At least one step per call, so even a spent budget makes progress.
@@ -249,10 +254,18 @@ impl Channel {
             }
         };
         self.framer = Some(framer);
-        if let Ok(consumed) = result {
-            self.stats.bytes_in.add(consumed as u64);
+        match &result {
+            Ok(consumed) => self.stats.bytes_in.add(*consumed as u64),
+            Err(e) => self.count_limit(e),
         }
         result
+    }
+
+    /// Count a limit that closes the connection (rates count themselves).
+    fn count_limit(&self, e: &Error) {
+        if e.kind.is_limit() && e.kind != ErrorKind::LimitRate {
+            self.stats.limit_hits.inc();
+        }
     }
 
     /// Enforce `max_buffered_bytes` on the partial packet plus held fragments.

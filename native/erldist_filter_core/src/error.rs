@@ -28,6 +28,10 @@ pub enum ErrorKind {
     /// FragmentId 0 is never valid.
     #[error("fragment id is zero")]
     FragmentIdZero,
+    /// SequenceId 0: OTP never sends it, and OTP 25's receiver crashes on
+    /// a fragmented message that has it.
+    #[error("sequence id is zero")]
+    SequenceIdZero,
     /// A header fragment for a sequence that is already in flight.
     #[error("duplicate fragment sequence")]
     DuplicateSequence,
@@ -112,6 +116,7 @@ impl ErrorKind {
             ErrorKind::FragmentsNotAllowed => "fragments_not_allowed",
             ErrorKind::PassThroughNotAllowed => "pass_through_not_allowed",
             ErrorKind::FragmentIdZero => "fragment_id_zero",
+            ErrorKind::SequenceIdZero => "sequence_id_zero",
             ErrorKind::DuplicateSequence => "duplicate_sequence",
             ErrorKind::UnknownSequence => "unknown_sequence",
             ErrorKind::FragmentOutOfOrder => "fragment_out_of_order",

@@ -105,6 +105,11 @@ pub fn read_frame_kind(cur: &mut Cursor<'_>, dflags: u64) -> Result<FrameKind, E
             if fragment_id == 0 {
                 return Err(Error::new(ErrorKind::FragmentIdZero, 10));
             }
+            // A multi-fragment message with SequenceId 0 crashes OTP 25's
+            // receiver (segfault); OTP itself never sends one.
+            if sequence_id == 0 && !(tag == TAG_FRAGMENT_HEADER && fragment_id == 1) {
+                return Err(Error::new(ErrorKind::SequenceIdZero, 2));
+            }
             Ok(if tag == TAG_FRAGMENT_HEADER {
                 FrameKind::FragmentHeader { sequence_id, fragment_id }
             } else {
@@ -276,6 +281,21 @@ mod tests {
         encode_atom_table(&entries, DFLAGS, &mut bytes);
         let mut cache = AtomCache::default();
         assert_eq!(parse(&bytes, &mut cache).unwrap().to_vec(), entries);
+    }
+
+    #[test]
+    fn sequence_id_zero_is_refused_for_fragmented_messages() {
+        let frame = |tag: u8, seq: u64, id: u64| {
+            let mut f = vec![131, tag];
+            f.extend_from_slice(&seq.to_be_bytes());
+            f.extend_from_slice(&id.to_be_bytes());
+            f
+        };
+        let k = |b: &[u8]| read_frame_kind(&mut Cursor::new(b), DFLAGS).map_err(|e| e.kind);
+        assert_eq!(k(&frame(b'E', 0, 2)), Err(ErrorKind::SequenceIdZero));
+        assert_eq!(k(&frame(b'F', 0, 1)), Err(ErrorKind::SequenceIdZero));
+        assert!(k(&frame(b'E', 0, 1)).is_ok(), "a single-fragment message is whole");
+        assert!(k(&frame(b'E', 7, 2)).is_ok());
     }
 
     #[test]

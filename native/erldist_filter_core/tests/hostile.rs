@@ -383,9 +383,10 @@ fn unfinished_sequences(n: u64) -> Vec<Vec<u8>> {
     let mut frames = vec![frame_normal(&reg_send_refs(), &reg_send_control(0, 1, 2), &PAYLOAD)];
     let control = reg_send_control(0, 1, 2);
     let refs = [Ref::Old(1), Ref::Old(2), Ref::Old(3)];
-    for seq in 0..n {
+    // SequenceId 0 is refused outright (it crashes OTP 25's receiver)
+    for seq in 1..=n {
         frames.push(frame_frag_header(seq, 3, &refs, &control, &[]));
-        if seq % 3 == 1 {
+        if seq % 3 == 2 {
             // advance an earlier one by one fragment (still unfinished)
             frames.push(frame_frag_cont(seq - 1, 2, &[106]));
         }

@@ -50,14 +50,30 @@ pub fn limits(i: u8) -> Limits {
             max_sequences: 8,
             max_buffered_bytes: 1 << 18,
             max_atom_bytes: 1020,
+            max_message_bytes: 1 << 18,
+            ..Limits::default()
         },
-        1 => Limits { max_packet_len: 64, max_fragments: 2, max_sequences: 1, max_buffered_bytes: 64, max_atom_bytes: 16 },
+        1 => Limits {
+            max_packet_len: 64,
+            max_fragments: 2,
+            max_sequences: 1,
+            max_buffered_bytes: 64,
+            max_atom_bytes: 16,
+            max_message_bytes: 128,
+            max_log_bytes: 16,
+            ..Limits::default()
+        },
         2 => Limits {
             max_packet_len: 4096,
             max_fragments: 16,
             max_sequences: 4,
             max_buffered_bytes: 2048,
             max_atom_bytes: 255,
+            max_message_bytes: 4096,
+            // a tight flood limit, so the drop path is fuzzed too
+            max_messages_per_sec: 3,
+            rate_policy: erldist_filter_core::rate::Policy::Drop,
+            ..Limits::default()
         },
         _ => Limits {
             max_packet_len: 1 << 20,
@@ -65,6 +81,8 @@ pub fn limits(i: u8) -> Limits {
             max_sequences: 64,
             max_buffered_bytes: 1 << 20,
             max_atom_bytes: 1020,
+            max_bytes_per_sec: 1 << 16,
+            ..Limits::default()
         },
     }
 }
@@ -320,8 +338,9 @@ pub fn check_header(data: &[u8]) {
         match kind {
             FrameKind::Normal | FrameKind::FragmentHeader { .. } => {
                 let count_at = cur.pos();
-                match header::read_atom_table(&mut cur, &mut cache, dflags, &limits, &stats) {
-                    Ok(table) => {
+                let mut table = header::AtomTable::new();
+                match header::read_atom_table(&mut cur, &mut cache, dflags, &limits, &stats, &mut table) {
+                    Ok(()) => {
                         assert_eq!(table.len(), usize::from(frame[count_at]));
                         assert!(cur.pos() <= frame.len());
                         for r in &table {
