@@ -276,8 +276,10 @@ pub fn check_channel(data: &[u8]) {
         let b = run(opts, &calls, input.budget_units(), &cfg);
         assert_eq!(a.frames, b.frames);
         assert_eq!(a.error, b.error);
-        if a.error.is_none() && !cfg.deep_packet_inspection && !cfg.compact_fragments {
-            // uninspected: every frame is emitted unchanged (ticks are not frames)
+        let rates = opts.limits.max_messages_per_sec > 0 || opts.limits.max_bytes_per_sec > 0;
+        if a.error.is_none() && !cfg.deep_packet_inspection && !cfg.compact_fragments && !rates {
+            // uninspected and unlimited: every frame is emitted unchanged
+            // (ticks are not frames; a flood limit may drop messages)
             let want: Vec<&[u8]> = calls.iter().copied().filter(|c| !c.is_empty()).collect();
             assert_eq!(a.frames, want);
         }
@@ -471,6 +473,9 @@ pub fn check_term_decode(data: &[u8]) {
         (Err(a), Err(_)) => assert!(a.offset <= input.bytes.len()),
         // the decoder alone bounds nesting
         (Ok(_), Err(e)) if e.kind == ErrorKind::TooDeep => {}
+        // the stackless scanner cannot check the declared size of a closure
+        // with free variables; the decoder (and the VM) can
+        (Ok((_, flags)), Err(e)) if flags.has_new_fun && e.kind == ErrorKind::MalformedTerm => {}
         _ => panic!("skip_term {scanned:?} vs decode {decoded:?}"),
     }
 }
