@@ -7,12 +7,15 @@
 //! the binary with the flags the term implies, and the view must agree on
 //! the top-level shape. Skipped (with a message) when `erl` is not on PATH.
 
+mod common;
+
+use common::flags_of;
 use std::path::PathBuf;
 use std::process::Command;
 
 use erldist_filter_core::error::ErrorKind;
 use erldist_filter_core::term::{
-    decode, skip_term, NoAtoms, ScanContext, Term, TermFlags, View, Viewer,
+    decode, skip_term, NoAtoms, ScanContext, Term, View, Viewer,
 };
 
 const ORACLE_ERL: &str = r##"
@@ -223,27 +226,6 @@ fn join(it: impl Iterator<Item = String>) -> String {
     it.collect::<Vec<_>>().join(",")
 }
 
-fn flags_of(t: &Term) -> TermFlags {
-    let mut f = TermFlags::default();
-    let mut todo = vec![t];
-    while let Some(t) = todo.pop() {
-        match t {
-            Term::Export { .. } => f.has_export = true,
-            Term::Fun(fun) => {
-                f.has_new_fun = true;
-                todo.extend(&fun.free);
-            }
-            Term::Tuple(items) => todo.extend(items),
-            Term::List(items, tail) => {
-                todo.extend(items);
-                todo.push(tail);
-            }
-            Term::Map(pairs) => pairs.iter().for_each(|(k, v)| todo.extend([k, v])),
-            _ => {}
-        }
-    }
-    f
-}
 
 fn erl_available() -> bool {
     Command::new("erl")

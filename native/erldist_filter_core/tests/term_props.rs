@@ -4,11 +4,14 @@
 //! and corrupted encodings never make the decoder accept what the scanner
 //! rejects.
 
+mod common;
+
+use common::flags_of;
 use erldist_filter_core::atom::Atom;
 use erldist_filter_core::channel::Budget;
 use erldist_filter_core::term::{
     decode, encode_with, skip_term, AtomEncoding, EncodeOptions, Fun, Pid, Port, Record, Ref, Scan,
-    ScanContext, Scanner, Term, TermFlags, View, Viewer,
+    ScanContext, Scanner, Term, View, Viewer,
 };
 use proptest::prelude::*;
 
@@ -181,34 +184,6 @@ fn term() -> impl Strategy<Value = Term> {
     })
 }
 
-/// The flags a term's encoding must make the scanner report.
-fn flags_of(t: &Term) -> TermFlags {
-    let mut f = TermFlags::default();
-    let mut todo = vec![t];
-    while let Some(t) = todo.pop() {
-        match t {
-            Term::Export { .. } => f.has_export = true,
-            Term::Fun(fun) => {
-                f.has_new_fun = true;
-                todo.extend(&fun.free);
-            }
-            Term::Tuple(items) => todo.extend(items),
-            Term::List(items, tail) => {
-                todo.extend(items);
-                todo.push(tail);
-            }
-            Term::Map(pairs) => {
-                for (k, v) in pairs {
-                    todo.push(k);
-                    todo.push(v);
-                }
-            }
-            Term::Record(r) => todo.extend(r.fields.iter().map(|(_, v)| v)),
-            _ => {}
-        }
-    }
-    f
-}
 
 fn encoded(t: &Term, atoms: AtomEncoding) -> Vec<u8> {
     let mut out = Vec::new();

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use erldist_filter_core::term::{Term, TermFlags};
 use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Emit, Limits, PacketSize};
 
 /// `../shared` beside the project root (or `$EDF_SHARED`).
@@ -134,4 +135,34 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
+}
+
+/// The flags a term's encoding must make the scanner report (the test
+/// oracle for `TermFlags`, shared by the property and OTP-oracle tests).
+pub fn flags_of(t: &Term) -> TermFlags {
+    let mut f = TermFlags::default();
+    let mut todo = vec![t];
+    while let Some(t) = todo.pop() {
+        match t {
+            Term::Export { .. } => f.has_export = true,
+            Term::Fun(fun) => {
+                f.has_new_fun = true;
+                todo.extend(&fun.free);
+            }
+            Term::Tuple(items) => todo.extend(items),
+            Term::List(items, tail) => {
+                todo.extend(items);
+                todo.push(tail);
+            }
+            Term::Map(pairs) => {
+                for (k, v) in pairs {
+                    todo.push(k);
+                    todo.push(v);
+                }
+            }
+            Term::Record(r) => todo.extend(r.fields.iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+    f
 }
