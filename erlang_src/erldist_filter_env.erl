@@ -76,10 +76,12 @@ safe_settings() ->
 %% @doc The limits of the safe policy: no message over 16 MiB (a larger one
 %% closes the sender's connection while its fragments arrive, before it is
 %% held), at most 32 MiB held per connection, logged terms over 4 KiB
-%% logged as their size only.
+%% logged as their size only, and at most 100,000 new atoms created per
+%% peer node (over that its connection is closed before the atom exists).
 -spec safe_limits() -> #{erldist_filter_nif:limit_key() => non_neg_integer()}.
 safe_limits() ->
     #{max_message_bytes => 16 * 1024 * 1024,
       max_packet_len => 16 * 1024 * 1024,
       max_buffered_bytes => 32 * 1024 * 1024,
-      max_log_bytes => 4096}.
+      max_log_bytes => 4096,
+      max_new_atoms => 100000}.

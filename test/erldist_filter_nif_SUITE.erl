@@ -446,17 +446,21 @@ config_errors(_Config) ->
     ok.
 
 limits_round_trip(_Config) ->
-    Keys = [max_atom_bytes, max_buffered_bytes, max_bytes_per_sec, max_fragments, max_log_bytes,
-            max_message_bytes, max_messages_per_sec, max_packet_len, max_sequences, rate_policy],
+    Policies = [atom_policy, rate_policy],
+    Keys = [atom_policy, max_atom_bytes, max_buffered_bytes, max_bytes_per_sec, max_fragments,
+            max_log_bytes, max_message_bytes, max_messages_per_sec, max_new_atoms, max_packet_len,
+            max_sequences, rate_policy],
     All = ?NIF:limits_get(),
     ?assertEqual(Keys, lists:sort(maps:keys(All))),
-    [true = is_integer(V) andalso V >= 0 || V <- maps:values(maps:remove(rate_policy, All))],
-    ?assertEqual(close, ?NIF:limits_get(rate_policy)),
-    ok = ?NIF:limits_set(rate_policy, drop),
-    ?assertEqual(drop, ?NIF:limits_get(rate_policy)),
-    ?assertError(badarg, ?NIF:limits_set(rate_policy, maybe)),
+    [true = is_integer(V) andalso V >= 0 || V <- maps:values(maps:without(Policies, All))],
+    [begin
+         ?assertEqual(close, ?NIF:limits_get(P)),
+         ok = ?NIF:limits_set(P, drop),
+         ?assertEqual(drop, ?NIF:limits_get(P)),
+         ?assertError(badarg, ?NIF:limits_set(P, maybe)),
+         ok = ?NIF:limits_set(P, close)
+     end || P <- Policies],
     ?assertError(badarg, ?NIF:limits_set(max_packet_len, drop)),
-    ok = ?NIF:limits_set(rate_policy, close),
     [begin
          V0 = ?NIF:limits_get(K),
          ok = ?NIF:limits_set(K, 12345),
@@ -465,7 +469,7 @@ limits_round_trip(_Config) ->
          ok = ?NIF:limits_set(K, (1 bsl 64) - 1),
          ok = ?NIF:limits_set(K, 0),
          ok = ?NIF:limits_set(K, V0)
-     end || K <- Keys, K =/= rate_policy],
+     end || K <- Keys -- Policies],
     ok = ?NIF:limits_set(#{max_sequences => 7, max_fragments => 9}),
     #{max_sequences := 7, max_fragments := 9} = ?NIF:limits_get(),
     ok.

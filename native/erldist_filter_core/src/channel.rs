@@ -5,6 +5,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::atom_cache::AtomCache;
+use crate::atom_guard::{AtomExistence, AtomGuard, NewAtomTally};
 use crate::classify::Verdict;
 use crate::config::Config;
 use crate::control;
@@ -123,6 +124,37 @@ fn one_frame<'m>(bytes: &'m [u8], p: &Parsed, table: &'m [header::TableEntry]) -
     Whole { bytes, prefix: 0..p.header.start, header: p.header.clone(), table, body: p.body, external: p.external() }
 }
 
+/// Whether a whole message's inline atoms fit the node's budget of new
+/// atoms (always, with the guard off). If not: an error under `close`,
+/// else the message is to be dropped, and is counted.
+fn atoms_fit(
+    guard: &mut AtomGuard,
+    stats: &ChannelStats,
+    limits: &Limits,
+    m: &Whole<'_>,
+    cx: &Cx<'_>,
+) -> Result<bool, Error> {
+    let Some(atoms) = cx.atoms else {
+        return Ok(true);
+    };
+    match guard.check_inline(m, atoms, limits.max_new_atoms) {
+        Ok(n) => {
+            stats.new_atom_count.add(n);
+            Ok(true)
+        }
+        Err(e) if e.kind == ErrorKind::LimitNewAtoms => {
+            if limits.atom_policy == Policy::Close {
+                // Counted with the other limits that close.
+                return Err(e);
+            }
+            stats.limit_hits.inc();
+            stats.atom_drop_count.inc();
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The receive side of one distribution connection.
 #[derive(Debug)]
 pub struct Channel {
@@ -140,6 +172,15 @@ pub struct Channel {
     bytes_bucket: Bucket,
     messages_bucket: Bucket,
     now_ms: u64,
+    /// New atoms counted against the node's budget.
+    atom_guard: AtomGuard,
+}
+
+/// What one `recv` call works with besides the bytes.
+struct Cx<'c> {
+    cfg: &'c Config,
+    /// Which atoms exist, when the atom-table guard is on.
+    atoms: Option<&'c dyn AtomExistence>,
 }
 
 impl Channel {
@@ -158,6 +199,7 @@ impl Channel {
             bytes_bucket: Bucket::new(),
             messages_bucket: Bucket::new(),
             now_ms: 0,
+            atom_guard: AtomGuard::default(),
         }
     }
 
@@ -191,6 +233,13 @@ impl Channel {
         self
     }
 
+    /// Count new atoms into `tally`, shared by every channel of the node
+    /// (by default each channel counts alone).
+    pub fn with_atom_tally(mut self, tally: NewAtomTally) -> Self {
+        self.atom_guard = AtomGuard::new(tally);
+        self
+    }
+
     /// Feed bytes read from the socket. Frames completed by these bytes are
     /// pushed to `out` in order, with the messages to log. Returns how many
     /// bytes of `data` were consumed: less than `data.len()` only when
@@ -200,6 +249,26 @@ impl Channel {
     /// With packet size 0 each call carries exactly one whole frame (an
     /// empty one is a tick).
     pub fn recv(&mut self, data: &[u8], cfg: &Config, budget: &mut Budget, out: &mut Actions) -> Result<usize, Error> {
+        self.recv_checking_atoms(data, cfg, budget, out, None)
+    }
+
+    /// [`Channel::recv`] with the atom-table guard: `atoms` tells which
+    /// atoms exist on the node (the guard is on when it is given and
+    /// `Limits::max_new_atoms` is not 0). Deliver the frames of one call
+    /// before the next: atoms counted in one call are taken to exist then.
+    pub fn recv_checking_atoms(
+        &mut self,
+        data: &[u8],
+        cfg: &Config,
+        budget: &mut Budget,
+        out: &mut Actions,
+        atoms: Option<&dyn AtomExistence>,
+    ) -> Result<usize, Error> {
+        let atoms = atoms.filter(|_| self.opts.limits.max_new_atoms > 0);
+        if atoms.is_some() {
+            self.atom_guard.start_batch();
+        }
+        let cx = &Cx { cfg, atoms };
         let Some(mut framer) = self.framer.take() else {
             if data.len() as u64 > self.opts.limits.max_packet_len {
                 let e = Error::new(ErrorKind::LimitPacketLen, 0);
@@ -213,7 +282,7 @@ impl Channel {
                 Ok(())
             } else {
                 self.stats.fastpath.inc();
-                self.on_frame(Frame::Input(data, 0..data.len()), cfg, out).and_then(|()| self.check_held(0))
+                self.on_frame(Frame::Input(data, 0..data.len()), cx, out).and_then(|()| self.check_held(0))
             };
             if let Err(e) = &result {
                 self.count_limit(e);
@@ -236,12 +305,12 @@ impl Channel {
                 Ok(Some(Packet::Input(range))) => {
                     // Fast path: decoded in place, emitted without a copy.
                     self.stats.fastpath.inc();
-                    self.on_frame(Frame::Input(data, range), cfg, out)
+                    self.on_frame(Frame::Input(data, range), cx, out)
                 }
                 Ok(Some(Packet::Owned(frame))) => {
                     // Slow path: assembled from the bytes of several calls.
                     self.stats.slowpath.inc();
-                    self.on_frame(Frame::Owned(frame), cfg, out)
+                    self.on_frame(Frame::Owned(frame), cx, out)
                 }
                 Err(e) => Err(e),
             };
@@ -287,7 +356,7 @@ impl Channel {
     }
 
     /// Decode one frame and decide what reaches the VM.
-    fn on_frame(&mut self, frame: Frame<'_>, cfg: &Config, out: &mut Actions) -> Result<(), Error> {
+    fn on_frame(&mut self, frame: Frame<'_>, cx: &Cx<'_>, out: &mut Actions) -> Result<(), Error> {
         self.stats.packet_count.inc();
         let parsed = message::parse(
             frame.bytes(),
@@ -297,6 +366,21 @@ impl Channel {
             &self.stats,
             &mut self.table,
         )?;
+        if let Some(atoms) = cx.atoms {
+            if matches!(
+                parsed.kind,
+                FrameKind::Normal | FrameKind::FragmentHeader { .. }
+            ) {
+                // A cache write cannot be skipped (later messages refer to
+                // the slot), so too many new atoms here close.
+                let n = self.atom_guard.check_header(
+                    &self.table,
+                    atoms,
+                    self.opts.limits.max_new_atoms,
+                )?;
+                self.stats.new_atom_count.add(n);
+            }
+        }
         let starts_message = !matches!(parsed.kind, FrameKind::FragmentCont { .. });
         let admitted = self.admit(frame.bytes().len() as u64, starts_message);
         match parsed.kind {
@@ -312,10 +396,10 @@ impl Channel {
                 Ok(())
             }
             FrameKind::PassThrough | FrameKind::Normal | FrameKind::FragmentHeader { fragment_id: 1, .. } => {
-                self.on_whole_frame(frame, &parsed, cfg, out)
+                self.on_whole_frame(frame, &parsed, cx, out)
             }
             FrameKind::FragmentHeader { sequence_id, fragment_id } => {
-                self.on_fragment_header(frame, parsed, sequence_id, fragment_id, admitted, cfg, out)
+                self.on_fragment_header(frame, parsed, sequence_id, fragment_id, admitted, cx, out)
             }
             FrameKind::FragmentCont { sequence_id, fragment_id } if !admitted => {
                 self.over_rate()?;
@@ -323,17 +407,25 @@ impl Channel {
                     // Its first fragments already reached the VM.
                     return Err(Error::new(ErrorKind::LimitRate, 0));
                 }
-                self.on_continuation(frame, sequence_id, fragment_id, cfg, out)
+                self.on_continuation(frame, sequence_id, fragment_id, cx, out)
             }
             FrameKind::FragmentCont { sequence_id, fragment_id } => {
-                self.on_continuation(frame, sequence_id, fragment_id, cfg, out)
+                self.on_continuation(frame, sequence_id, fragment_id, cx, out)
             }
         }
     }
 
     /// A message in one frame: inspect it, then emit it or its rewrite.
-    fn on_whole_frame(&mut self, frame: Frame<'_>, p: &Parsed, cfg: &Config, out: &mut Actions) -> Result<(), Error> {
+    fn on_whole_frame(&mut self, frame: Frame<'_>, p: &Parsed, cx: &Cx<'_>, out: &mut Actions) -> Result<(), Error> {
         let whole = one_frame(frame.bytes(), p, &self.table);
+        if !atoms_fit(&mut self.atom_guard, &self.stats, &self.opts.limits, &whole, cx)? {
+            let drop = inspect::drop_frame(&whole);
+            if !drop.is_empty() {
+                self.push_emit(out, Emit::Owned(drop));
+            }
+            return Ok(());
+        }
+        let cfg = cx.cfg;
         let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
         let (rewrite, log) = self.account(ins);
         out.logs.extend(log);
@@ -354,7 +446,7 @@ impl Channel {
         sequence_id: u64,
         fragments: u64,
         admitted: bool,
-        cfg: &Config,
+        cx: &Cx<'_>,
         out: &mut Actions,
     ) -> Result<(), Error> {
         let bytes = frame.bytes();
@@ -376,7 +468,10 @@ impl Channel {
         cur.skip(p.body)?;
         let dop = control::read_head(&mut cur)?.dop;
         let size = bytes.len() as u64;
-        if !(cfg.deep_packet_inspection || cfg.compact_fragments) {
+        let cfg = cx.cfg;
+        // Held whole when it must be read whole: inspected, compacted, or
+        // checked for new atoms before any of it reaches the VM.
+        if !(cfg.deep_packet_inspection || cfg.compact_fragments || cx.atoms.is_some()) {
             self.sequences.start(sequence_id, fragments, size, dop, None, &self.opts.limits)?;
             self.stats.dop(dop).seen.inc();
             self.push_emit(out, frame.into_emit());
@@ -398,7 +493,7 @@ impl Channel {
         frame: Frame<'_>,
         sequence_id: u64,
         fragment_id: u64,
-        cfg: &Config,
+        cx: &Cx<'_>,
         out: &mut Actions,
     ) -> Result<(), Error> {
         let payload = frame.bytes().get(CONTINUATION_PAYLOAD_AT..).unwrap_or(&[]);
@@ -422,13 +517,13 @@ impl Channel {
             return Ok(());
         };
         held.append(payload);
-        self.finish_held(*held, cfg, out)
+        self.finish_held(*held, cx, out)
     }
 
     /// The last fragment of a held message arrived: reconcile its header
     /// with the cache, inspect it, emit it (whole or as its fragments) or
     /// its rewrite, then the rollback if one is needed.
-    fn finish_held(&mut self, mut held: Held, cfg: &Config, out: &mut Actions) -> Result<(), Error> {
+    fn finish_held(&mut self, mut held: Held, cx: &Cx<'_>, out: &mut Actions) -> Result<(), Error> {
         let mut rewrote = false;
         let rollback = held.reconcile(&self.cache, self.opts.dflags, &mut rewrote);
         self.stats.rewrite_fragment_header_count.add(u64::from(rewrote));
@@ -441,8 +536,13 @@ impl Channel {
             body: held.body,
             external: false,
         };
-        let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
-        let (rewrite, log) = self.account(ins);
+        let cfg = cx.cfg;
+        let (rewrite, log) = if atoms_fit(&mut self.atom_guard, &self.stats, &self.opts.limits, &whole, cx)? {
+            let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
+            self.account(ins)
+        } else {
+            (Some(inspect::drop_frame(&whole)), None)
+        };
         out.logs.extend(log);
         match rewrite {
             Some(bytes) => self.push_emit(out, Emit::Owned(bytes)),

@@ -102,6 +102,9 @@ pub enum ErrorKind {
     /// A message larger than `Limits::max_message_bytes`.
     #[error("limit exceeded: max_message_bytes")]
     LimitMessageBytes,
+    /// More new atoms from one node than `Limits::max_new_atoms`.
+    #[error("limit exceeded: max_new_atoms")]
+    LimitNewAtoms,
 }
 
 impl ErrorKind {
@@ -140,6 +143,7 @@ impl ErrorKind {
             ErrorKind::LimitAtomBytes => "max_atom_bytes",
             ErrorKind::LimitMessageBytes => "max_message_bytes",
             ErrorKind::LimitRate => "rate",
+            ErrorKind::LimitNewAtoms => "max_new_atoms",
         }
     }
 
@@ -154,6 +158,7 @@ impl ErrorKind {
                 | ErrorKind::LimitAtomBytes
                 | ErrorKind::LimitMessageBytes
                 | ErrorKind::LimitRate
+                | ErrorKind::LimitNewAtoms
         )
     }
 }

@@ -23,6 +23,7 @@
 
 pub mod atom;
 pub mod atom_cache;
+pub mod atom_guard;
 pub mod blocklist;
 pub mod channel;
 pub mod classify;

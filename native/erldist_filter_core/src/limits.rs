@@ -34,6 +34,13 @@ pub struct Limits {
     pub max_messages_per_sec: u64,
     /// What happens to traffic over the two rates.
     pub rate_policy: Policy,
+    /// New atoms (not yet in the node's atom table) one node may make the
+    /// node create, over all its connections (0 = unlimited: the guard is
+    /// off and costs nothing).
+    pub max_new_atoms: u64,
+    /// What happens to a message whose inline atoms would go over
+    /// `max_new_atoms` (a header's atom-cache writes always close).
+    pub atom_policy: Policy,
 }
 
 impl Default for Limits {
@@ -49,13 +56,15 @@ impl Default for Limits {
             max_bytes_per_sec: 0,
             max_messages_per_sec: 0,
             rate_policy: Policy::Close,
+            max_new_atoms: 0,
+            atom_policy: Policy::Close,
         }
     }
 }
 
 impl Limits {
     /// Every limit by name, for `limits_get/0`.
-    pub fn entries(&self) -> [(&'static str, u64); 9] {
+    pub fn entries(&self) -> [(&'static str, u64); 10] {
         [
             ("max_packet_len", self.max_packet_len),
             ("max_fragments", self.max_fragments),
@@ -66,6 +75,7 @@ impl Limits {
             ("max_log_bytes", self.max_log_bytes),
             ("max_bytes_per_sec", self.max_bytes_per_sec),
             ("max_messages_per_sec", self.max_messages_per_sec),
+            ("max_new_atoms", self.max_new_atoms),
         ]
     }
 
@@ -81,6 +91,7 @@ impl Limits {
             "max_log_bytes" => &mut self.max_log_bytes,
             "max_bytes_per_sec" => &mut self.max_bytes_per_sec,
             "max_messages_per_sec" => &mut self.max_messages_per_sec,
+            "max_new_atoms" => &mut self.max_new_atoms,
             _ => return false,
         };
         *slot = value;
@@ -90,14 +101,18 @@ impl Limits {
 
 impl Limits {
     /// The policies by name, for `limits_get/0`.
-    pub fn policies(&self) -> [(&'static str, Policy); 1] {
-        [("rate_policy", self.rate_policy)]
+    pub fn policies(&self) -> [(&'static str, Policy); 2] {
+        [
+            ("rate_policy", self.rate_policy),
+            ("atom_policy", self.atom_policy),
+        ]
     }
 
     /// Set the policy called `name`; false if there is no such policy.
     pub fn set_policy(&mut self, name: &str, policy: Policy) -> bool {
         match name {
             "rate_policy" => self.rate_policy = policy,
+            "atom_policy" => self.atom_policy = policy,
             _ => return false,
         }
         true

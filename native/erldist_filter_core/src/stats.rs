@@ -133,6 +133,8 @@ scalar_stats!(
     bytes_in,
     limit_hits,
     flood_drop_count,
+    new_atom_count,
+    atom_drop_count,
 );
 
 impl ChannelStats {

@@ -32,6 +32,7 @@ use rustler::{
     Term,
 };
 
+use crate::atom_guard::{self, VmAtoms};
 use crate::atoms;
 use crate::logger;
 use crate::misc;
@@ -171,7 +172,9 @@ fn channel_open<'a>(
     let router_text = misc::router_name_text(misc::router_index(&sysname_text));
     let core_atom = |t: &str| CoreAtom::from_utf8(t.as_bytes()).map_err(|_| Error::BadArg);
     let peer = Peer { sysname: core_atom(&sysname_text)?, router: core_atom(&router_text)? };
-    let channel = Channel::new(ChannelOptions { packet_size, dflags, limits }).with_peer(peer);
+    let channel = Channel::new(ChannelOptions { packet_size, dflags, limits })
+        .with_peer(peer)
+        .with_atom_tally(atom_guard::tally_for(&sysname_text));
     let owner = env.pid();
     let res = ResourceArc::new(ChannelResource {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -244,13 +247,15 @@ fn emit_term<'a>(env: Env<'a>, src: &Binary<'a>, base: usize, e: Emit) -> NifRes
 
 /// One core `recv` call, with panics caught.
 fn core_recv(
+    env: Env,
     st: &mut State,
     data: &[u8],
     cfg: &erldist_filter_core::Config,
     budget: &mut Budget,
     out: &mut Actions,
 ) -> Result<usize, RecvFailure> {
-    match catch_unwind(AssertUnwindSafe(|| st.channel.recv(data, cfg, budget, out))) {
+    let atoms = VmAtoms::new(env);
+    match catch_unwind(AssertUnwindSafe(|| st.channel.recv_checking_atoms(data, cfg, budget, out, Some(&atoms)))) {
         Ok(Ok(n)) => Ok(n),
         Ok(Err(e)) => Err(RecvFailure::Core(e)),
         Err(_) => Err(RecvFailure::Panic),
@@ -295,7 +300,7 @@ fn recv_slice<'a>(
         if budget.exhausted() {
             return Ok((terms, Some((idx, off))));
         }
-        let consumed = core_recv(st, data, &cfg, budget, &mut out)?;
+        let consumed = core_recv(env, st, data, &cfg, budget, &mut out)?;
         logger::push(env, sysname, &mut out.logs);
         for e in out.emits.drain(..) {
             terms.push(emit_term(env, bin, off, e).map_err(|_| RecvFailure::BadEmit)?);
@@ -337,7 +342,7 @@ fn recv_frame<'a>(
     let units = (frame.len() as u64).saturating_mul(4).saturating_add(SLICE_BUDGET);
     let mut budget = Budget::new(units);
     let mut out = Actions::default();
-    let consumed = core_recv(st, frame.as_slice(), &cfg, &mut budget, &mut out)?;
+    let consumed = core_recv(env, st, frame.as_slice(), &cfg, &mut budget, &mut out)?;
     logger::push(env, sysname, &mut out.logs);
     if consumed < frame.len() {
         return Err(RecvFailure::NoProgress);

@@ -9,6 +9,7 @@
 //! - `logger`: the global logger queue and the `logger_*` NIFs
 //! - `decode`: the decoding helpers (`dist_*_to_term/vterm/vdist`)
 //! - `error`: core errors as Erlang terms
+//! - `atom_guard`: atom existence and per-node new-atom tallies
 //! - `atoms`: the atoms used above
 //!
 //! Error conventions (documented in `erldist_filter_nif.erl` too): wrong
@@ -17,6 +18,7 @@
 //! `error({erldist_filter, Kind, #{offset, limit, message}})` and closes the
 //! channel.
 
+mod atom_guard;
 mod atoms;
 mod channel;
 mod config;

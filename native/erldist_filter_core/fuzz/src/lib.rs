@@ -82,6 +82,10 @@ pub fn limits(i: u8) -> Limits {
             max_buffered_bytes: 1 << 20,
             max_atom_bytes: 1020,
             max_bytes_per_sec: 1 << 16,
+            // the atom guard on (never over budget: a budget reached would
+            // depend on how calls batch frames), so its scan and holding
+            // paths are fuzzed
+            max_new_atoms: u64::MAX,
             ..Limits::default()
         },
     }
@@ -197,6 +201,15 @@ struct Run {
     error: Option<Error>,
 }
 
+/// A node where every atom but '' is new.
+struct OnlyEmptyAtomExists;
+
+impl erldist_filter_core::atom_guard::AtomExistence for OnlyEmptyAtomExists {
+    fn exists(&self, text: &[u8], _utf8: bool) -> bool {
+        text.is_empty()
+    }
+}
+
 /// Feed `calls` (each resumed until consumed) with `budget` per call,
 /// asserting the per-call invariants.
 fn run(opts: ChannelOptions, calls: &[&[u8]], budget: u64, cfg: &Config) -> Run {
@@ -208,7 +221,7 @@ fn run(opts: ChannelOptions, calls: &[&[u8]], budget: u64, cfg: &Config) -> Run 
         let mut rest: &[u8] = call;
         loop {
             actions.clear();
-            let r = ch.recv(rest, cfg, &mut Budget::new(budget), &mut actions);
+            let r = ch.recv_checking_atoms(rest, cfg, &mut Budget::new(budget), &mut actions, Some(&OnlyEmptyAtomExists));
             let consumed = *r.as_ref().unwrap_or(&rest.len());
             for e in actions.emits.drain(..) {
                 frames.push(match e {
@@ -277,7 +290,8 @@ pub fn check_channel(data: &[u8]) {
         assert_eq!(a.frames, b.frames);
         assert_eq!(a.error, b.error);
         let rates = opts.limits.max_messages_per_sec > 0 || opts.limits.max_bytes_per_sec > 0;
-        if a.error.is_none() && !cfg.deep_packet_inspection && !cfg.compact_fragments && !rates {
+        let guard = opts.limits.max_new_atoms > 0;
+        if a.error.is_none() && !cfg.deep_packet_inspection && !cfg.compact_fragments && !rates && !guard {
             // uninspected and unlimited: every frame is emitted unchanged
             // (ticks are not frames; a flood limit may drop messages)
             let want: Vec<&[u8]> = calls.iter().copied().filter(|c| !c.is_empty()).collect();

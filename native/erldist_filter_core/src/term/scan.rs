@@ -12,6 +12,7 @@ use crate::channel::Budget;
 use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind};
 
+use super::atom_ref::AtomRef;
 use super::context::ScanContext;
 use super::head::{need_terms, read_view};
 use super::view::View;
@@ -83,6 +84,24 @@ impl Scanner {
         budget: &mut Budget,
         ctx: &ScanContext,
     ) -> Result<Scan, Error> {
+        self.run_visiting(bytes, pos, budget, ctx, &mut |_| Ok(()))
+    }
+
+    /// [`Scanner::run`], calling `visit` with every atom written out in the
+    /// term (not cache references), including the node names and modules
+    /// inside pids, ports, references, funs, exports and records. An error
+    /// from `visit` ends the scan with that error.
+    pub fn run_visiting<'b, F>(
+        &mut self,
+        bytes: &'b [u8],
+        pos: &mut usize,
+        budget: &mut Budget,
+        ctx: &ScanContext,
+        visit: &mut F,
+    ) -> Result<Scan, Error>
+    where
+        F: FnMut(AtomRef<'b>) -> Result<(), Error>,
+    {
         let mut cur = Cursor::new(bytes);
         cur.skip(*pos)?;
         while self.pending > 0 {
@@ -95,6 +114,13 @@ impl Scanner {
                 self.atoms_pending -= 1;
             }
             self.pending -= 1;
+            view.try_for_each_atom(|a| {
+                if a.cache_index.is_none() {
+                    visit(a)
+                } else {
+                    Ok(())
+                }
+            })?;
             match view {
                 View::Export { .. } => self.flags.has_export = true,
                 View::Fun(_) => self.flags.has_new_fun = true,

@@ -193,6 +193,26 @@ impl<'a> View<'a> {
         }
     }
 
+    /// Call `f` with every atom read with this head: the atom itself, or
+    /// the atoms inside a pid, port, reference, fun, export or record.
+    pub fn try_for_each_atom<E>(
+        &self,
+        mut f: impl FnMut(AtomRef<'a>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match *self {
+            View::Atom(a) => f(a),
+            View::Pid(p) => f(p.node),
+            View::Port(p) => f(p.node),
+            View::Ref(r) => f(r.node),
+            View::Fun(fun) => f(fun.module).and_then(|()| f(fun.pid.node)),
+            View::Export {
+                module, function, ..
+            } => f(module).and_then(|()| f(function)),
+            View::Record(r) => f(r.module).and_then(|()| f(r.name)),
+            _ => Ok(()),
+        }
+    }
+
     /// The atom, if this is one.
     pub fn as_atom(&self) -> Option<AtomRef<'a>> {
         match *self {

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod frames;
+
 use std::path::PathBuf;
 
 use erldist_filter_core::term::{Term, TermFlags};

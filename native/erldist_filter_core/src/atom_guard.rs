@@ -1,0 +1,188 @@
+//! The atom-table guard: counts the atoms a peer would make the node
+//! create (atoms that do not exist yet) against a per-node budget, so a
+//! peer cannot fill the never-collected atom table.
+//!
+//! The core cannot see the VM's atom table, so the caller answers "does
+//! this atom exist?" through [`AtomExistence`]; the count of new atoms
+//! admitted is shared by every channel of one node ([`NewAtomTally`]), so
+//! reconnecting does not reset it. An atom counts once it has been let
+//! through: atoms of dropped messages are never created and do not count.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::atom::Atom;
+use crate::control;
+use crate::cursor::Cursor;
+use crate::error::{Error, ErrorKind};
+use crate::header::{TableEntry, VERSION_MAGIC};
+use crate::inspect::Whole;
+use crate::term::{AtomRef, Scan, ScanContext, Scanner};
+use crate::Budget;
+
+/// Answers whether an atom is already in the node's atom table, without
+/// creating it.
+pub trait AtomExistence {
+    /// Whether the atom with this text exists; `utf8` tells the encoding of
+    /// `text` (else Latin-1).
+    fn exists(&self, text: &[u8], utf8: bool) -> bool;
+}
+
+/// New atoms admitted from one node, shared by its channels.
+pub type NewAtomTally = Arc<AtomicU64>;
+
+/// The guard of one channel: the node's shared tally, and the new atoms
+/// of the message being checked.
+#[derive(Debug, Default)]
+pub struct AtomGuard {
+    tally: NewAtomTally,
+    /// New atoms counted since the frames already let through reached the
+    /// VM (one `recv` call: the caller delivers its frames before the
+    /// next), and those of the message being checked: an atom repeated
+    /// before the VM has it counts once. (SipHash: the peer picks keys.)
+    counted: HashSet<Atom>,
+    pending: HashSet<Atom>,
+}
+
+impl AtomGuard {
+    /// A guard counting into `tally`.
+    pub fn new(tally: NewAtomTally) -> Self {
+        AtomGuard {
+            tally,
+            counted: HashSet::new(),
+            pending: HashSet::new(),
+        }
+    }
+
+    /// New atoms admitted so far from this channel's node.
+    pub fn admitted(&self) -> u64 {
+        self.tally.load(Ordering::Relaxed)
+    }
+
+    /// The frames let through so far have reached the VM: their atoms
+    /// now exist.
+    pub fn start_batch(&mut self) {
+        self.counted.clear();
+        self.pending.clear();
+    }
+
+    /// Check the atoms a frame header writes into the cache, and count
+    /// them: the VM creates them whatever becomes of the message. Returns
+    /// how many were new.
+    pub fn check_header(
+        &mut self,
+        table: &[TableEntry],
+        oracle: &dyn AtomExistence,
+        budget: u64,
+    ) -> Result<u64, Error> {
+        for entry in table.iter().filter(|e| e.new) {
+            self.note(AtomRef::inline(entry.atom.as_bytes(), true), oracle, budget)?;
+        }
+        Ok(self.admit())
+    }
+
+    /// Check the atoms written out inline in a whole message, and count
+    /// them if they fit (returns how many were new); if not, the message
+    /// must not reach the VM.
+    pub fn check_inline(
+        &mut self,
+        m: &Whole<'_>,
+        oracle: &dyn AtomExistence,
+        budget: u64,
+    ) -> Result<u64, Error> {
+        match self.note_inline(m, oracle, budget) {
+            Ok(()) => Ok(self.admit()),
+            Err(e) => {
+                self.pending.clear();
+                Err(e)
+            }
+        }
+    }
+
+    fn admit(&mut self) -> u64 {
+        let n = self.pending.len() as u64;
+        self.tally.fetch_add(n, Ordering::Relaxed);
+        self.counted.extend(self.pending.drain());
+        n
+    }
+
+    /// Note `atom` if it is new; fails with `LimitNewAtoms` as soon as the
+    /// message would take the tally past `budget`.
+    fn note(
+        &mut self,
+        atom: AtomRef<'_>,
+        oracle: &dyn AtomExistence,
+        budget: u64,
+    ) -> Result<(), Error> {
+        if oracle.exists(atom.text, atom.utf8) {
+            return Ok(());
+        }
+        let owned = atom.to_atom().map_err(Error::from)?;
+        if self.counted.contains(&owned) || self.pending.contains(&owned) {
+            return Ok(());
+        }
+        if self.admitted().saturating_add(self.pending.len() as u64) >= budget {
+            return Err(Error::new(ErrorKind::LimitNewAtoms, 0));
+        }
+        self.pending.insert(owned);
+        Ok(())
+    }
+
+    /// Note every atom written out inline in a whole message's control and
+    /// payload (cache references were noted with their header). Bytes
+    /// after a control without payload are ignored, as the VM does.
+    fn note_inline(
+        &mut self,
+        m: &Whole<'_>,
+        oracle: &dyn AtomExistence,
+        budget: u64,
+    ) -> Result<(), Error> {
+        let ctx = if m.external {
+            ScanContext::external()
+        } else {
+            ScanContext::internal(m.table.len() as u8)
+        };
+        let mut pos = skip_magic(m, m.body)?;
+        let mut head = Cursor::new(m.bytes);
+        head.skip(pos)?;
+        let has_payload = control::read_head(&mut head)?.dop.info().has_payload;
+        self.note_term(m.bytes, &mut pos, &ctx, oracle, budget)?;
+        if has_payload {
+            pos = skip_magic(m, pos)?;
+            self.note_term(m.bytes, &mut pos, &ctx, oracle, budget)?;
+        }
+        Ok(())
+    }
+
+    /// Note the inline atoms of the term at `*pos` and move past it.
+    fn note_term(
+        &mut self,
+        bytes: &[u8],
+        pos: &mut usize,
+        ctx: &ScanContext,
+        oracle: &dyn AtomExistence,
+        budget: u64,
+    ) -> Result<(), Error> {
+        let mut scanner = Scanner::new();
+        let mut visit = |a: AtomRef<'_>| self.note(a, oracle, budget);
+        // The whole message is here and its size is bounded by the limits:
+        // one unbounded pass, as inspection does.
+        while scanner.run_visiting(bytes, pos, &mut Budget::new(u64::MAX), ctx, &mut visit)?
+            == Scan::Yield
+        {}
+        Ok(())
+    }
+}
+
+/// Position after the 131 at `at` in external encoding ('p' frames).
+fn skip_magic(m: &Whole<'_>, at: usize) -> Result<usize, Error> {
+    if !m.external {
+        return Ok(at);
+    }
+    match m.bytes.get(at) {
+        Some(&VERSION_MAGIC) => Ok(at + 1),
+        Some(_) => Err(Error::new(ErrorKind::BadMagic, at)),
+        None => Err(Error::new(ErrorKind::Truncated, at)),
+    }
+}

@@ -1,0 +1,320 @@
+//! The atom-table guard: new atoms from a peer (atom-cache writes and
+//! inline atoms) count against a per-node budget; over it a message is
+//! dropped or the connection closed, before anything carrying the atom is
+//! emitted.
+//!
+//! The "VM" here is a set of atom texts: frames the channel emits are
+//! delivered to it after each call (their atoms are created), as the
+//! carrier does with `erlang:dist_ctrl_put_data/2`.
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use common::frames::{frame_frag_cont, frame_frag_header, frame_normal, Ref};
+use erldist_filter_core::atom_guard::AtomExistence;
+use erldist_filter_core::flags;
+use erldist_filter_core::rate::Policy;
+use erldist_filter_core::{
+    Actions, Budget, Channel, ChannelOptions, Config, Emit, Error, ErrorKind, Limits, PacketSize,
+};
+
+const DFLAGS: u64 = 0xD07DF7FBD;
+
+/// The node's atom table, as far as the tests need it.
+#[derive(Default)]
+struct Vm {
+    atoms: RefCell<HashSet<Vec<u8>>>,
+    asked: Cell<u64>,
+}
+
+impl AtomExistence for Vm {
+    fn exists(&self, text: &[u8], utf8: bool) -> bool {
+        self.asked.set(self.asked.get() + 1);
+        assert!(
+            utf8 || text.is_ascii(),
+            "tests use ASCII Latin-1 atoms only"
+        );
+        self.atoms.borrow().contains(text)
+    }
+}
+
+impl Vm {
+    fn with(atoms: &[&[u8]]) -> Vm {
+        let vm = Vm::default();
+        vm.atoms
+            .borrow_mut()
+            .extend(atoms.iter().map(|a| a.to_vec()));
+        vm
+    }
+
+    /// Create the atoms named in `frame` (its text appears verbatim).
+    fn deliver(&self, frame: &[u8], candidates: &[Vec<u8>]) {
+        for c in candidates {
+            if contains(frame, c) {
+                self.atoms.borrow_mut().insert(c.clone());
+            }
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn limits(budget: u64, policy: Policy) -> Limits {
+    Limits {
+        max_new_atoms: budget,
+        atom_policy: policy,
+        ..Limits::default()
+    }
+}
+
+fn channel(l: Limits) -> Channel {
+    Channel::new(ChannelOptions {
+        packet_size: PacketSize::Zero,
+        dflags: DFLAGS,
+        limits: l,
+    })
+}
+
+/// Feed whole frames, one call each, delivering what is emitted to `vm`.
+/// Returns the emitted frames, or the first error.
+fn feed(
+    ch: &mut Channel,
+    vm: &Vm,
+    frames: &[Vec<u8>],
+    cfg: &Config,
+    names: &[Vec<u8>],
+) -> Result<Vec<Vec<u8>>, Error> {
+    let mut out = vec![];
+    for f in frames {
+        let mut actions = Actions::default();
+        ch.recv_checking_atoms(f, cfg, &mut Budget::new(u64::MAX), &mut actions, Some(vm))?;
+        for e in actions.emits {
+            let bytes = match e {
+                Emit::Input(r) => f[r].to_vec(),
+                Emit::Owned(v) => v,
+            };
+            vm.deliver(&bytes, names);
+            out.push(bytes);
+        }
+    }
+    Ok(out)
+}
+
+/// SMALL_ATOM_UTF8_EXT.
+fn atom(text: &[u8]) -> Vec<u8> {
+    let mut a = vec![119, text.len() as u8];
+    a.extend_from_slice(text);
+    a
+}
+
+/// `{SEND=2, '', To}` with `To` a pid on header reference 0.
+fn send_control() -> Vec<u8> {
+    let mut c = vec![104, 3, 97, 2, 82, 1];
+    c.extend([88, 82, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7]);
+    c
+}
+
+/// Header refs for [`send_control`]: the node and ''.
+fn send_refs() -> [Ref<'static>; 2] {
+    [Ref::New(0, b"a@127.0.0.1"), Ref::New(1, b"")]
+}
+
+/// A payload list of inline atoms.
+fn atom_list(names: &[Vec<u8>]) -> Vec<u8> {
+    let mut p = vec![108];
+    p.extend_from_slice(&(names.len() as u32).to_be_bytes());
+    for n in names {
+        p.extend(atom(n));
+    }
+    p.push(106);
+    p
+}
+
+fn names(prefix: &str, n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| format!("{prefix}_{i}").into_bytes())
+        .collect()
+}
+
+const KNOWN: [&[u8]; 2] = [b"a@127.0.0.1", b""];
+
+#[test]
+fn inline_atoms_count_once_and_a_message_over_budget_is_dropped_whole() {
+    let vm = Vm::with(&KNOWN);
+    let mut ch = channel(limits(5, Policy::Drop));
+    let all = names("fresh", 6);
+    // 3 new atoms, one of them three times: counts 3.
+    let first = atom_list(&[
+        all[0].clone(),
+        all[1].clone(),
+        all[0].clone(),
+        all[2].clone(),
+        all[0].clone(),
+    ]);
+    // 3 more would make 6 > 5: dropped, nothing of it reaches the VM.
+    let second = atom_list(&all[3..6]);
+    let frames = vec![
+        frame_normal(&send_refs(), &send_control(), &first),
+        frame_normal(&send_refs(), &send_control(), &second),
+    ];
+    let out = feed(&mut ch, &vm, &frames, &Config::default(), &all).unwrap();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0], frames[0]);
+    assert!(
+        all[3..].iter().all(|n| !contains(&out[1], n)),
+        "the dropped message's atoms were emitted"
+    );
+    let s = ch.stats().snapshot();
+    assert_eq!(
+        (s.new_atom_count, s.atom_drop_count, s.limit_hits),
+        (3, 1, 1)
+    );
+    assert_eq!(vm.atoms.borrow().len(), KNOWN.len() + 3);
+    // Atoms that now exist cost nothing: the first message again passes.
+    let again = feed(&mut ch, &vm, &frames[..1], &Config::default(), &all).unwrap();
+    assert_eq!(again, frames[..1].to_vec());
+    assert_eq!(ch.stats().snapshot().new_atom_count, 3);
+}
+
+#[test]
+fn under_close_a_message_over_budget_closes_the_connection() {
+    let vm = Vm::with(&KNOWN);
+    let mut ch = channel(limits(2, Policy::Close));
+    let frames = vec![frame_normal(
+        &send_refs(),
+        &send_control(),
+        &atom_list(&names("x", 3)),
+    )];
+    let e = feed(&mut ch, &vm, &frames, &Config::default(), &names("x", 3)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::LimitNewAtoms);
+    assert_eq!(ch.stats().snapshot().limit_hits, 1);
+    assert_eq!(vm.atoms.borrow().len(), KNOWN.len());
+}
+
+#[test]
+fn atom_cache_writes_count_and_over_budget_close_whatever_the_policy() {
+    let vm = Vm::with(&KNOWN);
+    let mut ch = channel(limits(3, Policy::Drop));
+    let slot_names = names("cached", 4);
+    let frames: Vec<Vec<u8>> = slot_names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            // {SEND, '', Pid} with a new atom written into slot 10+i and unused.
+            let refs = [
+                Ref::New(0, b"a@127.0.0.1"),
+                Ref::New(1, b""),
+                Ref::New(10 + i as u16, n),
+            ];
+            frame_normal(&refs, &send_control(), &[97, 1])
+        })
+        .collect();
+    let e = feed(&mut ch, &vm, &frames, &Config::default(), &slot_names).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::LimitNewAtoms);
+    let s = ch.stats().snapshot();
+    assert_eq!((s.new_atom_count, s.limit_hits), (3, 1));
+    assert!(!vm.atoms.borrow().contains(&slot_names[3]));
+}
+
+#[test]
+fn atoms_inside_pids_and_funs_count_too() {
+    let vm = Vm::with(&KNOWN);
+    let mut ch = channel(limits(1, Policy::Drop));
+    // A payload pid whose node name is a new inline atom.
+    let mut pid = vec![88];
+    pid.extend(atom(b"evil@nowhere"));
+    pid.extend([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+    let export = [&[113][..], &atom(b"evil_mod"), &atom(b"evil_fun"), &[97, 0]].concat();
+    let payload = [&[104, 2][..], &pid, &export].concat();
+    let frames = vec![frame_normal(&send_refs(), &send_control(), &payload)];
+    let all = vec![
+        b"evil@nowhere".to_vec(),
+        b"evil_mod".to_vec(),
+        b"evil_fun".to_vec(),
+    ];
+    let out = feed(&mut ch, &vm, &frames, &Config::default(), &all).unwrap();
+    assert!(all.iter().all(|n| !contains(&out[0], n)));
+    assert_eq!(ch.stats().snapshot().atom_drop_count, 1);
+}
+
+#[test]
+fn the_tally_is_shared_by_the_channels_of_one_node() {
+    let vm = Vm::with(&KNOWN);
+    let tally = Arc::new(AtomicU64::new(0));
+    let all = names("node", 4);
+    let frame = |n: &[Vec<u8>]| vec![frame_normal(&send_refs(), &send_control(), &atom_list(n))];
+    let mut first = channel(limits(3, Policy::Drop)).with_atom_tally(Arc::clone(&tally));
+    feed(&mut first, &vm, &frame(&all[..2]), &Config::default(), &all).unwrap();
+    drop(first);
+    // A reconnect starts from what the node already spent.
+    let mut second = channel(limits(3, Policy::Drop)).with_atom_tally(Arc::clone(&tally));
+    feed(
+        &mut second,
+        &vm,
+        &frame(&all[2..4]),
+        &Config::default(),
+        &all,
+    )
+    .unwrap();
+    assert_eq!(tally.load(Ordering::Relaxed), 2);
+    assert_eq!(second.stats().snapshot().atom_drop_count, 1);
+}
+
+#[test]
+fn a_fragmented_message_is_held_until_its_atoms_are_checked() {
+    let vm = Vm::with(&KNOWN);
+    let mut ch = channel(limits(2, Policy::Drop));
+    let all = names("frag", 3);
+    let payload = atom_list(&all);
+    let (head, tail) = payload.split_at(payload.len() / 2);
+    let frames = vec![
+        frame_frag_header(7, 2, &send_refs(), &send_control(), head),
+        frame_frag_cont(7, 1, tail),
+    ];
+    // Without inspection, fragments would otherwise stream straight through.
+    let out = feed(&mut ch, &vm, &frames, &Config::default(), &all).unwrap();
+    assert!(out.iter().all(|f| all.iter().all(|n| !contains(f, n))));
+    assert_eq!(ch.stats().snapshot().atom_drop_count, 1);
+    assert_eq!(ch.open_sequences(), 0);
+}
+
+#[test]
+fn pass_through_frames_are_checked() {
+    let vm = Vm::with(&[b"a@127.0.0.1", b"", b"known"]);
+    let l = limits(1, Policy::Drop);
+    let mut ch = Channel::new(ChannelOptions {
+        packet_size: PacketSize::Zero,
+        dflags: DFLAGS & !(flags::DIST_HDR_ATOM_CACHE | flags::FRAGMENTS),
+        limits: l,
+    });
+    // 'p' {SEND, '', To} with To = known, then a payload of two new atoms.
+    let control = [&[131, 104, 3, 97, 2][..], &atom(b""), &atom(b"known")].concat();
+    let payload = [&[131][..], &atom_list(&names("pt", 2))].concat();
+    let frame = [&[b'p'][..], &control, &payload].concat();
+    let out = feed(&mut ch, &vm, &[frame], &Config::default(), &names("pt", 2)).unwrap();
+    assert!(
+        out.is_empty(),
+        "a dropped pass-through message emits nothing"
+    );
+    assert_eq!(ch.stats().snapshot().atom_drop_count, 1);
+}
+
+#[test]
+fn with_no_budget_the_guard_is_off_and_asks_nothing() {
+    let vm = Vm::with(&KNOWN);
+    let mut ch = channel(limits(0, Policy::Drop));
+    let frames = vec![frame_normal(
+        &send_refs(),
+        &send_control(),
+        &atom_list(&names("free", 50)),
+    )];
+    let out = feed(&mut ch, &vm, &frames, &Config::default(), &[]).unwrap();
+    assert_eq!(out, frames);
+    assert_eq!(vm.asked.get(), 0);
+}
