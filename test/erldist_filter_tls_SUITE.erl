@@ -32,6 +32,7 @@
 -export([idle_connection_survives_ticks/1]).
 -export([peer_certificate_identity/1]).
 -export([ipv6_ping_and_erpc/1]).
+-export([ssl_dist_opt_arguments/1]).
 -export([stock_tls_nodes_interoperate/1]).
 %% trust
 -export([other_ca_cannot_connect/1]).
@@ -62,7 +63,8 @@ all() ->
 groups() ->
     [{mutual_tls, [], [ping_both_ways, random_terms_both_ways, erpc_call,
                        idle_connection_survives_ticks, peer_certificate_identity,
-                       ipv6_ping_and_erpc, stock_tls_nodes_interoperate]},
+                       ipv6_ping_and_erpc, ssl_dist_opt_arguments,
+                       stock_tls_nodes_interoperate]},
      {trust, [], [other_ca_cannot_connect, policy_allows_erpc_by_certificate_subject]},
      {attacks, [], edf_test_attacker:attacks()},
      {attacks_break_glass, [], edf_test_attacker:attacks()}].
@@ -115,6 +117,9 @@ peers_for(idle_connection_survives_ticks, Config) ->
     [(tls_peer(filter_inet_tls, Role, Config))#{net_ticktime => 4} || Role <- [edf_a, edf_b]];
 peers_for(ipv6_ping_and_erpc, Config) ->
     [tls_peer(filter_inet6_tls, Role, Config) || Role <- [edf_a, edf_b]];
+peers_for(ssl_dist_opt_arguments, Config) ->
+    [A, B] = [tls_peer(filter_inet_tls, Role, Config) || Role <- [edf_a, edf_b]],
+    [maps:remove(ssl_dist_optfile, A#{args => ssl_dist_opt_args(optfile(edf_a, Config))}), B];
 peers_for(stock_tls_nodes_interoperate, Config) ->
     [tls_peer(filter_inet_tls, edf_a, Config), tls_peer(stock_inet_tls, edf_b, Config)];
 peers_for(other_ca_cannot_connect, Config) ->
@@ -173,6 +178,27 @@ ipv6_ping_and_erpc(Config) ->
     [A, B] = ?config(peers, Config),
     ?assertEqual(pong, call(A, net_adm, ping, [node_of(B)])),
     ?assertEqual(node_of(A), call(B, erpc, call, [node_of(A), erlang, node, []])).
+
+%% A is configured with `-ssl_dist_opt' instead of an optfile (the same
+%% options); the mutual TLS handshake works both ways, and A checks B's
+%% certificate as configured.
+ssl_dist_opt_arguments(Config) ->
+    [A, B] = ?config(peers, Config),
+    ?assertEqual(pong, call(A, net_adm, ping, [node_of(B)])),
+    {ok, #{subject := [{cn, <<"edf_b">>} | _]}} =
+        call(A, erldist_filter, peer_certificate, [node_of(B)]),
+    true = call(A, erlang, disconnect_node, [node_of(B)]),
+    ?assertEqual(pong, call(B, net_adm, ping, [node_of(A)])).
+
+%% The optfile's options as `-ssl_dist_opt server_certfile F ...'.
+ssl_dist_opt_args(OptFile) ->
+    {ok, [Roles]} = file:consult(OptFile),
+    ["-ssl_dist_opt"
+     | lists:append([[atom_to_list(Role) ++ "_" ++ atom_to_list(Key), arg(Value)]
+                     || {Role, Opts} <- Roles, {Key, Value} <- Opts])].
+
+arg(Value) when is_atom(Value) -> atom_to_list(Value);
+arg(Value) when is_list(Value) -> Value.
 
 %% A (ours) and B (stock `inet_tls_dist') connect both ways and exchange
 %% the random terms.
