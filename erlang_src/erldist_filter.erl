@@ -11,6 +11,7 @@
 
 -export([handler_get/0]).
 -export([handler_set/1]).
+-export([peer_certificate/1]).
 
 -define(HANDLER_KEY, erldist_filter_handler).
 
@@ -33,3 +34,14 @@ handler_set(Handler) when is_atom(Handler) ->
         _ -> _ = code:ensure_loaded(Handler), persistent_term:put(?HANDLER_KEY, Handler)
     end,
     Old.
+
+%% @doc The certificate identity of `Node''s connection, when it is
+%% connected over the TLS carrier (`-proto_dist erldist_filter_inet_tls')
+%% and presented a certificate: `subject', `issuer' (lists of `{Type,
+%% Value}' attributes, e.g. `{cn, <<"node-a">>}'), `subject_alt_names'
+%% (e.g. `{dns, <<"a.example">>}', `{ip, {127,0,0,1}}') and the DER
+%% `certificate'. A node name can be claimed by anyone; its certificate
+%% only by the holder of the key. See {@link erldist_filter_peer_cert}.
+-spec peer_certificate(node()) -> {ok, erldist_filter_peer_cert:identity()} | undefined.
+peer_certificate(Node) when is_atom(Node) ->
+    erldist_filter_peer_cert:lookup(Node).

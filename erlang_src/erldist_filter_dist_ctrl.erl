@@ -34,10 +34,16 @@
 %% Spawned entry point.
 -export([init/3]).
 
--record(ctrl, {driver :: erldist_filter_dist_tcp:driver(),
-               socket :: port(),
+-record(ctrl, {driver :: driver(),
+               socket :: socket(),
                ticker = undefined :: undefined | pid(),
                handshake :: erldist_filter_dist_handshake:state()}).
+
+%% A TCP socket with kernel's driver for its family, or a TLS socket with
+%% `erldist_filter_dist_ssl' (which offers the same calls).
+-type driver() :: erldist_filter_dist_tcp:driver() | erldist_filter_dist_ssl.
+-type socket() :: port() | ssl:sslsocket().
+-export_type([driver/0, socket/0]).
 
 %% Off-heap queues and eager full sweeps: the processes hold almost no live
 %% data, and signal binaries must not linger on their heaps.
@@ -46,7 +52,7 @@
 %% @doc Spawn the controller for a freshly connected/accepted socket. The
 %% caller then makes it the socket's controlling process. It runs at max
 %% priority until the handshake is over, as the ticker does.
--spec start(erldist_filter_dist_tcp:driver(), port(), erldist_filter_dist_handshake:role()) ->
+-spec start(driver(), socket(), erldist_filter_dist_handshake:role()) ->
     pid().
 start(Driver, Socket, Role) ->
     spawn_opt(?MODULE, init, [Driver, Socket, Role], [{priority, max} | ?SPAWN_OPTS]).
@@ -57,7 +63,7 @@ supervise(Ctrl, Ticker) ->
     call(Ctrl, {supervise, Ticker}).
 
 %% @doc The socket the controller owns.
--spec socket(pid()) -> port().
+-spec socket(pid()) -> socket().
 socket(Ctrl) ->
     call(Ctrl, socket).
 
@@ -100,7 +106,7 @@ call(Ctrl, Request) ->
 %%% The process
 
 %% @private
--spec init(erldist_filter_dist_tcp:driver(), port(), erldist_filter_dist_handshake:role()) ->
+-spec init(driver(), socket(), erldist_filter_dist_handshake:role()) ->
     no_return().
 init(Driver, Socket, Role) ->
     handshake_loop(#ctrl{driver = Driver, socket = Socket,

@@ -2,7 +2,8 @@
 %%%
 %%% It owns the socket after the handshake and reads it in `{active, N}'
 %%% mode, so a VM that cannot keep up stops reading and TCP pushes back on
-%%% the peer. Every chunk of bytes goes through the connection's filter
+%%% the peer. Over TLS the socket is an `ssl' one and its messages are
+%%% `ssl''s; the bytes are the decrypted stream. Every chunk of bytes goes through the connection's filter
 %%% channel (`erldist_filter_nif:channel_recv/2'), which frames it (4-byte
 %%% lengths, zero-length packets are ticks) and returns the frames to
 %%% deliver, in order, with `erlang:dist_ctrl_put_data/2'.
@@ -21,9 +22,15 @@
 
 -record(input, {node :: node(),
                 dhandle :: erlang:dist_handle(),
-                socket :: port(),
+                socket :: port() | ssl:sslsocket(),
                 channel :: term(),
-                active :: non_neg_integer()}).
+                active :: non_neg_integer(),
+                messages :: messages(),
+                setopts :: fun((term(), list()) -> ok | {error, term()})}).
+
+%% The tags of what an active socket sends its owner: data, passive,
+%% closed, error.
+-type messages() :: {atom(), atom(), atom(), atom()}.
 
 %% @private
 %% The controller spawns us linked; we open the channel (we become its
@@ -31,14 +38,21 @@
 %% us the socket and registered us as the input handler.
 -spec init(pid(), map()) -> no_return().
 init(Ctrl, #{node := Node, dhandle := DHandle, flags := Flags, creation := Creation,
-             connection_id := ConnectionId, socket := Socket, ticker := Ticker}) ->
+             connection_id := ConnectionId, socket := Socket, ticker := Ticker,
+             driver := Driver}) ->
     true = link(Ticker),
     Channel = open_channel(Node, Creation, ConnectionId, Flags),
     Ctrl ! {self(), channel_open},
     receive {Ctrl, input_handler} -> ok end,
+    {Messages, SetOpts} = transport(Driver),
     State = #input{node = Node, dhandle = DHandle, socket = Socket,
-                   channel = Channel, active = 0},
+                   channel = Channel, active = 0, messages = Messages, setopts = SetOpts},
     loop(rearm(State)).
+
+transport(erldist_filter_dist_ssl) ->
+    {{ssl, ssl_passive, ssl_closed, ssl_error}, fun ssl:setopts/2};
+transport(_TcpDriver) ->
+    {{tcp, tcp_passive, tcp_closed, tcp_error}, fun inet:setopts/2}.
 
 open_channel(Node, Creation, ConnectionId, Flags) ->
     try
@@ -48,24 +62,25 @@ open_channel(Node, Creation, ConnectionId, Flags) ->
             fail(Node, undefined, channel_open, {Class, Reason})
     end.
 
-loop(State = #input{socket = Socket}) ->
+loop(State = #input{socket = Socket, messages = {Data, Passive, Closed, Error}}) ->
     receive
-        {tcp, Socket, Data} ->
-            deliver(State, Data),
+        {Data, Socket, Bytes} ->
+            deliver(State, Bytes),
             loop(rearm(State#input{active = State#input.active - 1}));
-        {tcp_passive, Socket} ->
+        {Passive, Socket} ->
             loop(rearm(State#input{active = 0}));
-        {tcp_closed, Socket} ->
+        {Closed, Socket} ->
             stop(State, connection_closed);
-        {tcp_error, Socket, Reason} ->
-            stop(State, {tcp_error, Reason});
+        {Error, Socket, Reason} ->
+            stop(State, {Error, Reason});
         _Garbage ->
             loop(State)
     end.
 
 %% `{active, N}' adds to the socket's count; top it up at half.
-rearm(State = #input{socket = Socket, active = Active}) when Active =< ?ACTIVE_N div 2 ->
-    case inet:setopts(Socket, [{active, ?ACTIVE_N - Active}]) of
+rearm(State = #input{socket = Socket, active = Active, setopts = SetOpts})
+  when Active =< ?ACTIVE_N div 2 ->
+    case SetOpts(Socket, [{active, ?ACTIVE_N - Active}]) of
         ok -> State#input{active = ?ACTIVE_N};
         {error, Reason} -> stop(State, {setopts, Reason})
     end;

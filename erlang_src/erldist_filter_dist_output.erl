@@ -14,7 +14,8 @@
 -define(BATCH_BYTES, 65536).
 
 %% @doc Run the sender for the rest of the connection's life.
--spec loop(erldist_filter_dist_tcp:driver(), port(), erlang:dist_handle()) -> no_return().
+-spec loop(erldist_filter_dist_ctrl:driver(), erldist_filter_dist_ctrl:socket(),
+           erlang:dist_handle()) -> no_return().
 loop(Driver, Socket, DHandle) ->
     _Previous = erlang:dist_ctrl_set_opt(DHandle, get_size, true),
     ok = erlang:dist_ctrl_get_data_notification(DHandle),

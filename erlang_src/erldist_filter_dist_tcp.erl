@@ -24,6 +24,14 @@
 -export([setopts/2]).
 -export([getopts/2]).
 
+%% Shared with the TLS carrier (`erldist_filter_dist_tls').
+-export([hand_over/4]).
+-export([check_ip/2]).
+-export([split_node/3]).
+-export([resolve/3]).
+-export([connect_options/1]).
+-export([nodelay/0]).
+
 %% Spawned entry points.
 -export([accept_loop/3]).
 -export([do_accept/7]).
@@ -102,7 +110,7 @@ accept_loop(Driver, Kernel, Listen) ->
             Ctrl = erldist_filter_dist_ctrl:start(Driver, Socket, accept),
             case Driver:controlling_process(Socket, Ctrl) of
                 ok ->
-                    hand_over(Driver, Kernel, Ctrl);
+                    hand_over(Kernel, Ctrl, Driver:family(), tcp);
                 {error, _} ->
                     %% The peer left already; never crash the acceptor,
                     %% it is linked to net_kernel.
@@ -114,15 +122,19 @@ accept_loop(Driver, Kernel, Listen) ->
             exit(Error)
     end.
 
-hand_over(Driver, Kernel, Ctrl) ->
-    Kernel ! {accept, self(), Ctrl, Driver:family(), tcp},
+%% @doc Offer the connection of controller `Ctrl' to net_kernel and, once
+%% it has started the connection supervisor, link the two and let it run.
+-spec hand_over(pid(), pid(), inet:address_family(), tcp | tls) -> ok.
+hand_over(Kernel, Ctrl, Family, Protocol) ->
+    Kernel ! {accept, self(), Ctrl, Family, Protocol},
     receive
         {Kernel, controller, Ticker} ->
             %% If the controller died meanwhile, the ticker finds out on
             %% its first call and shuts the attempt down; the acceptor
             %% carries on either way.
             _ = (catch erldist_filter_dist_ctrl:supervise(Ctrl, Ticker)),
-            Ticker ! {self(), controller};
+            Ticker ! {self(), controller},
+            ok;
         {Kernel, unsupported_protocol} ->
             %% As stock: the acceptor gives up; the controller must not
             %% outlive it with an orphaned socket.
@@ -153,7 +165,9 @@ do_accept(Driver, Kernel, AcceptPid, Ctrl, MyNode, Allowed, SetupTime) ->
             end
     end.
 
-%% Only accept peers on our own subnets when kernel's `check_ip' is true.
+%% @doc Only accept peers on our own subnets when kernel's `check_ip' is
+%% true (`Socket' is the TCP socket).
+-spec check_ip(driver(), port()) -> true | {false, inet:ip_address()}.
 check_ip(Driver, Socket) ->
     case application:get_env(kernel, check_ip) of
         {ok, true} ->
@@ -204,8 +218,11 @@ do_setup(Driver, Kernel, Node, Type, MyNode, LongOrShortNames, SetupTime) ->
             ?shutdown(Node)
     end.
 
-%% The epmd module may answer with the port directly (`address_please/3'
+%% @doc The address, port and protocol version of `Name' on `Host'. The
+%% epmd module may answer with the port directly (`address_please/3'
 %% returning 4 elements) or only with the address (then `port_please/2').
+-spec resolve(driver(), string(), string()) ->
+    {ok, inet:ip_address(), inet:port_number(), non_neg_integer()} | {error, term()}.
 resolve(Driver, Name, Host) ->
     Epmd = net_kernel:epmd_module(),
     case epmd_call(Epmd, address_please, [Name, Host, Driver:family()]) of
@@ -229,14 +246,17 @@ epmd_call(Mod, Fun, Args) ->
         false -> apply(erl_epmd, Fun, Args)
     end.
 
+%% @doc `Opts' after kernel's `inet_dist_connect_options'.
+-spec connect_options(list()) -> list().
 connect_options(Opts) ->
     case application:get_env(kernel, inet_dist_connect_options) of
         {ok, ConnectOpts} -> ConnectOpts ++ Opts;
         _ -> Opts
     end.
 
-%% Same rules as stock: longnames need a dotted host or an IP address,
-%% shortnames must not have dots.
+%% @doc `{Name, Host}' of `Node', with the same rules as stock: longnames
+%% need a dotted host or an IP address, shortnames must not have dots.
+-spec split_node(driver(), node(), longnames | shortnames) -> {string(), string()}.
 split_node(Driver, Node, LongOrShortNames) ->
     case dist_util:split_node(Node) of
         {node, Name, Host} ->
@@ -301,6 +321,8 @@ connection_setopts(Socket, Opts) ->
 option_name({Name, _}) -> Name;
 option_name(Name) -> Name.
 
+%% @doc Kernel's `dist_nodelay' as a socket option (default true).
+-spec nodelay() -> {nodelay, boolean()}.
 nodelay() ->
     case application:get_env(kernel, dist_nodelay) of
         {ok, false} -> {nodelay, false};

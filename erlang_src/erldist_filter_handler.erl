@@ -15,6 +15,9 @@
 %%% </ul>
 %%% `spawn_request_init/4' runs inside every process a remote node spawns
 %%% here, in place of the requested function (see {@link edf:req/3}).
+%%% `Sysname' is the name the sending node claimed; over the TLS carrier,
+%%% {@link erldist_filter:peer_certificate/1} gives the certificate its
+%%% connection presented, to decide by that instead.
 %%%
 %%% == The worker ==
 %%% The router of a node starts one worker per sending node; it receives

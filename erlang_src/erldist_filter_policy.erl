@@ -57,7 +57,11 @@
 %%% <ul>
 %%% <li>`spawn': the spawn allowlist, `[{Module, Function, Arity}]'
 %%%   (`Arity' may be `'_''); or a map from a node name (or `'_' for every
-%%%   node) to such a list. Default {@link default_spawn/0}.</li>
+%%%   node, or `{peer_cert, Type, Value}' for every node whose TLS
+%%%   certificate has that subject attribute or alternative name, e.g.
+%%%   `{peer_cert, cn, <<"ops">>}'; see {@link
+%%%   erldist_filter:peer_certificate/1}) to such a list. Default {@link
+%%%   default_spawn/0}.</li>
 %%% <li>`names': the registered names remote nodes may message, a list or
 %%%   a per-node map as above. Default {@link default_names/0}.</li>
 %%% <li>`strict_names' (default false): apply `names' to every registered
@@ -204,10 +208,30 @@ allowed_mfa(Sysname, M, F, Arity, Config) ->
               end,
               for_node(Sysname, maps:get(spawn, Config))).
 
-%% A list applies to every node; a map has per-node lists and `'_''.
+%% A list applies to every node; a map has per-node lists, `'_'' and
+%% lists for the holders of a certificate attribute.
 for_node(_Sysname, List) when is_list(List) -> List;
-for_node(Sysname, Map) when is_map(Map) -> maps:get('_', Map, []) ++ maps:get(Sysname, Map, []);
+for_node(Sysname, Map) when is_map(Map) ->
+    maps:get('_', Map, []) ++ maps:get(Sysname, Map, []) ++ for_certificate(Sysname, Map);
 for_node(_Sysname, _) -> [].
+
+%% Keys `{peer_cert, Type, Value}' match a node connected over TLS whose
+%% certificate has `{Type, Value}' in its subject or alternative names.
+%% Without such a certificate none match: fail closed.
+for_certificate(Sysname, Map) ->
+    case [Key || Key = {peer_cert, _, _} <- maps:keys(Map)] of
+        [] ->
+            [];
+        Keys ->
+            case erldist_filter:peer_certificate(Sysname) of
+                {ok, #{subject := Subject, subject_alt_names := AltNames}} ->
+                    lists:append([maps:get(Key, Map) || Key = {peer_cert, Type, Value} <- Keys,
+                                                        lists:member({Type, Value},
+                                                                     Subject ++ AltNames)]);
+                undefined ->
+                    []
+            end
+    end.
 
 refuse_spawn(erpc, execute_call, [Ref, _M, _F, _A]) ->
     %% The caller gets a normal erpc answer: exit {exception, unauthorized}.

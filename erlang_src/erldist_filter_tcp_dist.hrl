@@ -1,7 +1,13 @@
 %%% The distribution-module API shared by `erldist_filter_inet_tcp_dist'
 %%% and `erldist_filter_inet6_tcp_dist': each defines `?DRIVER' (the
 %%% address family's kernel driver, `inet_tcp' or `inet6_tcp') and includes
-%%% this file; the work is in `erldist_filter_dist_tcp'.
+%%% this file; the work is in `erldist_filter_dist_tcp'. The TLS carriers
+%%% also define `?CONNECT' as `erldist_filter_dist_tls', which then
+%%% listens, accepts and connects.
+
+-ifndef(CONNECT).
+-define(CONNECT, erldist_filter_dist_tcp).
+-endif.
 
 -export([listen/1]).
 -export([listen/2]).
@@ -26,24 +32,24 @@ listen(Name) ->
 -spec listen(atom() | string(), string()) ->
     {ok, {port(), term(), non_neg_integer()}} | {error, term()}.
 listen(Name, Host) ->
-    erldist_filter_dist_tcp:listen(?DRIVER, Name, Host).
+    ?CONNECT:listen(?DRIVER, Name, Host).
 
 %% @doc Start accepting connections.
 -spec accept(port()) -> pid().
 accept(Listen) ->
-    erldist_filter_dist_tcp:accept(?DRIVER, Listen).
+    ?CONNECT:accept(?DRIVER, Listen).
 
 %% @doc Run the handshake of an accepted connection.
 -spec accept_connection(pid(), pid(), node(), [atom()], non_neg_integer()) -> pid().
 accept_connection(AcceptPid, Ctrl, MyNode, Allowed, SetupTime) ->
-    erldist_filter_dist_tcp:accept_connection(?DRIVER, AcceptPid, Ctrl, MyNode,
+    ?CONNECT:accept_connection(?DRIVER, AcceptPid, Ctrl, MyNode,
                                               Allowed, SetupTime).
 
 %% @doc Connect to `Node' and run the handshake.
 -spec setup(node(), normal | hidden, node(), longnames | shortnames,
             non_neg_integer()) -> pid().
 setup(Node, Type, MyNode, LongOrShortNames, SetupTime) ->
-    erldist_filter_dist_tcp:setup(?DRIVER, Node, Type, MyNode, LongOrShortNames,
+    ?CONNECT:setup(?DRIVER, Node, Type, MyNode, LongOrShortNames,
                                   SetupTime).
 
 %% @doc Close the listen socket.

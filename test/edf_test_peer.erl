@@ -12,9 +12,12 @@
 -export([stop/1]).
 -export([stop_all/1]).
 
--type carrier() :: filter_inet | filter_inet6 | stock_inet.
+-type carrier() :: filter_inet | filter_inet6 | stock_inet
+                 | filter_inet_tls | filter_inet6_tls | stock_inet_tls.
+%% The TLS carriers need `ssl_dist_optfile' (see `edf_test_tls').
 -type options() :: #{carrier => carrier(),
                      prefix => string(),
+                     ssl_dist_optfile => file:filename(),
                      net_ticktime => pos_integer(),
                      cookie => atom(),
                      args => [string()]}.
@@ -31,6 +34,7 @@ start(Options) ->
         ++ ["-start_epmd", "false", "-epmd_module", "edf_test_epmd",
             "-setcookie", atom_to_list(maps:get(cookie, Options, edf_test))]
         ++ ticktime_args(Options)
+        ++ tls_args(Options)
         ++ code_path_args()
         ++ maps:get(args, Options, []),
     case peer:start(#{name => Name, host => Host, longnames => true,
@@ -70,12 +74,21 @@ stop(#{pid := Pid}) ->
 stop_all(Peers) ->
     lists:foreach(fun stop/1, Peers).
 
-host(filter_inet6) -> {"::1", {0, 0, 0, 0, 0, 0, 0, 1}};
+host(Carrier) when Carrier =:= filter_inet6; Carrier =:= filter_inet6_tls ->
+    {"::1", {0, 0, 0, 0, 0, 0, 0, 1}};
 host(_) -> {"127.0.0.1", {127, 0, 0, 1}}.
 
 carrier_args(filter_inet) -> ["-proto_dist", "erldist_filter_inet_tcp"];
 carrier_args(filter_inet6) -> ["-proto_dist", "erldist_filter_inet6_tcp"];
-carrier_args(stock_inet) -> ["-proto_dist", "inet_tcp"].
+carrier_args(stock_inet) -> ["-proto_dist", "inet_tcp"];
+carrier_args(filter_inet_tls) -> ["-proto_dist", "erldist_filter_inet_tls"];
+carrier_args(filter_inet6_tls) -> ["-proto_dist", "erldist_filter_inet6_tls"];
+carrier_args(stock_inet_tls) -> ["-proto_dist", "inet_tls"].
+
+tls_args(#{ssl_dist_optfile := File}) ->
+    ["-ssl_dist_optfile", File];
+tls_args(_) ->
+    [].
 
 ticktime_args(#{net_ticktime := Seconds}) ->
     ["-kernel", "net_ticktime", integer_to_list(Seconds)];

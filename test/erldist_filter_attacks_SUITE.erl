@@ -16,6 +16,10 @@
 %%%
 %%% Two victims, connected to each other, so that the recursive attacks
 %%% have somewhere to recurse; the attacker only attacks the first.
+%%%
+%%% The peers' carriers come from the config (`victim_peer',
+%%% `attacker_peer': `edf_test_peer' options), TCP by default:
+%%% `erldist_filter_tls_SUITE' reruns these cases over TLS.
 -module(erldist_filter_attacks_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -62,14 +66,16 @@ init_per_testcase(_Case, Config) ->
     ok = filelib:ensure_path(Dir),
     [ok = file:delete(filename:join(Dir, F)) || F <- filelib:wildcard("*", Dir)],
     VictimArgs = ["-erldist_filter", "safe_policy", "true", "-connect_all", "false"],
-    {ok, [V1, V2] = Victims} = edf_test_peer:start_many(2, #{carrier => filter_inet, prefix => "victim",
-                                                              args => VictimArgs}),
-    {ok, Attacker} = edf_test_peer:start(#{carrier => stock_inet, prefix => "attacker",
-                                           args => ["-connect_all", "false"]}),
+    VictimPeer = proplists:get_value(victim_peer, Config, #{carrier => filter_inet}),
+    AttackerPeer = proplists:get_value(attacker_peer, Config, #{carrier => stock_inet}),
+    {ok, [V1, V2] = Victims} = edf_test_peer:start_many(2, VictimPeer#{prefix => "victim",
+                                                                        args => VictimArgs}),
+    {ok, Attacker} = edf_test_peer:start(AttackerPeer#{prefix => "attacker",
+                                                       args => ["-connect_all", "false"]}),
     Mode = ?config(mode, Config),
     [ok = call(V, ?MODULE, setup_victim, [app_dir(), Mode]) || V <- Victims],
     ?assertEqual(pong, call(V1, net_adm, ping, [node_of(V2)])),
-    %% A stock inet_tcp node talks to the filter carrier.
+    %% A stock node talks to the filter carrier.
     [?assertEqual(pong, call(Attacker, net_adm, ping, [node_of(V)])) || V <- Victims],
     [{victims, Victims}, {attacker, Attacker}, {markers, Dir} | Config].
 
