@@ -8,6 +8,12 @@
 %%% lengths, zero-length packets are ticks) and returns the frames to
 %%% deliver, in order, with `erlang:dist_ctrl_put_data/2'.
 %%% A channel error or exception closes this one connection and is logged.
+%%% When the VM itself closes the connection after a frame the filter let
+%%% through (without inspection the filter reads a message only as far as
+%%% its rules need; the VM reads it all), the receiver re-reads the frames
+%%% it delivered last (`erldist_filter_nif:channel_check_frame/2') and logs
+%%% which one the VM refused and why, with the node's name, which the VM's
+%%% own "Invalid distribution message" report lacks.
 %%% (The process is described with its siblings in `erldist_filter_dist_ctrl'.)
 -module(erldist_filter_dist_input).
 
@@ -26,7 +32,9 @@
                 channel :: term(),
                 active :: non_neg_integer(),
                 messages :: messages(),
-                setopts :: fun((term(), list()) -> ok | {error, term()})}).
+                setopts :: fun((term(), list()) -> ok | {error, term()}),
+                %% the frames of the last delivery, to explain a refusal
+                last = [] :: [binary()]}).
 
 %% The tags of what an active socket sends its owner: data, passive,
 %% closed, error.
@@ -41,6 +49,9 @@ init(Ctrl, #{node := Node, dhandle := DHandle, flags := Flags, creation := Creat
              connection_id := ConnectionId, socket := Socket, ticker := Ticker,
              driver := Driver}) ->
     true = link(Ticker),
+    %% The controller's death reaches us as a message, so we can say why
+    %% the VM closed the connection before we go.
+    _ = process_flag(trap_exit, true),
     Channel = open_channel(Node, Creation, ConnectionId, Flags),
     Ctrl ! {self(), channel_open},
     receive {Ctrl, input_handler} -> ok end,
@@ -65,14 +76,20 @@ open_channel(Node, Creation, ConnectionId, Flags) ->
 loop(State = #input{socket = Socket, messages = {Data, Passive, Closed, Error}}) ->
     receive
         {Data, Socket, Bytes} ->
-            deliver(State, Bytes),
-            loop(rearm(State#input{active = State#input.active - 1}));
+            Delivered = deliver(State, Bytes),
+            loop(rearm(Delivered#input{active = State#input.active - 1}));
         {Passive, Socket} ->
             loop(rearm(State#input{active = 0}));
         {Closed, Socket} ->
             stop(State, connection_closed);
         {Error, Socket, Reason} ->
             stop(State, {Error, Reason});
+        {'EXIT', _Linked, normal} ->
+            %% as if we were not trapping exits
+            loop(State);
+        {'EXIT', _Linked, Reason} ->
+            explain_refusal(State),
+            stop(State, Reason);
         _Garbage ->
             loop(State)
     end.
@@ -90,7 +107,9 @@ rearm(State) ->
 deliver(State = #input{node = Node, channel = Channel, dhandle = DHandle}, Data) ->
     try erldist_filter_nif:channel_recv(Channel, [Data]) of
         Actions when is_list(Actions) ->
-            put_data(State, DHandle, Actions);
+            Delivering = State#input{last = [F || {emit, F} <- Actions]},
+            put_data(Delivering, DHandle, Actions),
+            Delivering;
         {error, Reason} ->
             fail(Node, Channel, channel_recv, Reason)
     catch
@@ -106,7 +125,9 @@ put_data(State, DHandle, [{emit, Frame} | Actions]) ->
     catch
         %% The VM refuses data once the connection is going down; the
         %% linked processes are about to take us down anyway.
-        error:_ -> stop(State, connection_closed)
+        error:_ ->
+            explain_refusal(State),
+            stop(State, connection_closed)
     end;
 put_data(_State, _DHandle, []) ->
     ok.
@@ -118,6 +139,21 @@ fail(Node, Channel, Operation, Reason) ->
                  #{domain => [erldist_filter]}),
     close(Channel),
     exit({erldist_filter, Operation, Reason}).
+
+%% The connection went down: if a frame we delivered last does not read
+%% cleanly to its end, the VM closed it for that frame; say so, with the
+%% node and the reason, as for the filter's own refusals.
+explain_refusal(#input{node = Node, channel = Channel, last = Frames}) ->
+    Refusals = [R || F <- Frames,
+                     {error, {erldist_filter, _, _}} = R <- [catch erldist_filter_nif:channel_check_frame(Channel, F)]],
+    case Refusals of
+        [Reason | _] ->
+            ?LOG_WARNING(#{what => erldist_filter_closed_connection, node => Node,
+                           operation => vm_put_data, reason => Reason},
+                         #{domain => [erldist_filter]});
+        [] ->
+            ok
+    end.
 
 stop(#input{channel = Channel}, Reason) ->
     close(Channel),

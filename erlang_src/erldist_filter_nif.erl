@@ -48,6 +48,7 @@
 -export([channel_recv_nif/2]).
 -export([channel_recv_dirty_nif/2]).
 -export([channel_inspect/1]).
+-export([channel_check_frame/2]).
 -export([channel_list/0]).
 -export([channel_list/1]).
 -export([channel_set_controlling_process/2]).
@@ -212,6 +213,17 @@ channel_recv_dirty_nif(_Channel, _Input) ->
 %% @doc The channel's state and counters (any process).
 -spec channel_inspect(channel()) -> map() | {error, closed}.
 channel_inspect(_Channel) ->
+    ?NIF_STUB.
+
+%% @doc Whether `Frame', a whole-message frame the channel emitted last,
+%% reads cleanly to its last byte as the VM reads it (control element
+%% types, payload terms), whatever the inspection switches; against the
+%% atom cache as it is now. Fragments are not checked. The carrier uses it
+%% to say why the VM closed a connection after a frame it let through.
+%% Owner only; changes nothing.
+-spec channel_check_frame(channel(), binary()) ->
+    ok | {error, {erldist_filter, atom(), map()}} | soft_error().
+channel_check_frame(_Channel, _Frame) ->
     ?NIF_STUB.
 
 %% @doc Open channels, oldest first.

@@ -20,7 +20,7 @@ pub enum Write {
 }
 
 /// The receive atom cache.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct AtomCache {
     /// Slot → position + 1 in `atoms` (0 = empty). `None` until first write.
     slots: Option<Box<[u16; ATOM_CACHE_SIZE]>>,

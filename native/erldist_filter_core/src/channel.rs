@@ -590,6 +590,23 @@ impl Channel {
         (ins.rewrite, ins.log)
     }
 
+    /// Check a whole-message frame this channel emitted last, against the
+    /// atom cache as it is now, as strictly as the VM reads it (whatever
+    /// the inspection switches): why the VM refused it, if it did.
+    /// Fragments are not checked. Changes nothing in the channel.
+    pub fn check_frame(&self, frame: &[u8]) -> Result<(), Error> {
+        let mut cache = self.cache.clone();
+        let mut table = AtomTable::new();
+        let stats = ChannelStats::default();
+        let p = message::parse(frame, self.opts.dflags, &mut cache, &self.opts.limits, &stats, &mut table)?;
+        match p.kind {
+            FrameKind::PassThrough | FrameKind::Normal | FrameKind::FragmentHeader { fragment_id: 1, .. } => {
+                inspect::check(&one_frame(frame, &p, &table))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The options it was opened with.
     pub fn options(&self) -> &ChannelOptions {
         &self.opts

@@ -125,6 +125,21 @@ pub fn inspect(
 
 const EMIT: Decision = Decision { verdict: Verdict::Emit, log: false };
 
+/// Read `m` to its last term as the VM's decoder would (control element
+/// types, payload tags and lengths), without classifying it: the error
+/// the VM would refuse it with, if any.
+pub fn check(m: &Whole<'_>) -> Result<(), Error> {
+    let ctx = if m.external { ScanContext::external() } else { ScanContext::internal(m.table.len() as u8) };
+    let v = Viewer::new(m.bytes, ctx, &m.table);
+    let control_at = if m.external { skip_magic(m.bytes, m.body)? } else { m.body };
+    let ctrl = control::decode(&v, control_at)?;
+    if ctrl.head.dop.info().has_payload {
+        let mut at = if m.external { skip_magic(m.bytes, ctrl.range.end)? } else { ctrl.range.end };
+        crate::term::skip_term(m.bytes, &mut at, &ctx)?;
+    }
+    Ok(())
+}
+
 /// Position after the 131 at `at` (external encoding).
 fn skip_magic(bytes: &[u8], at: usize) -> Result<usize, Error> {
     match bytes.get(at) {

@@ -428,6 +428,26 @@ fn recv<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, input: Term<'a>, dir
     }
 }
 
+/// `channel_check_frame(Channel, Frame)`: whether a whole-message frame
+/// the channel emitted last reads cleanly to its last byte (as the VM
+/// reads it): `ok`, or `{error, {erldist_filter, Kind, Details}}` (the
+/// exception term of `channel_recv/2`). Owner only; changes nothing.
+/// Runs on a dirty scheduler: a frame may be large.
+#[rustler::nif(schedule = "DirtyCpu")]
+fn channel_check_frame<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, frame: Binary<'a>) -> Term<'a> {
+    let mut guard = ch.state.lock();
+    let st = match access(env, &mut guard) {
+        Access::Closed => return soft_error(env, atoms::closed()),
+        Access::NotOwner => return soft_error(env, atoms::not_owner()),
+        Access::Ok(st) => st,
+    };
+    match catch_unwind(AssertUnwindSafe(|| st.channel.check_frame(frame.as_slice()))) {
+        Ok(Ok(())) => atoms::ok().encode(env),
+        Ok(Err(e)) => (atoms::error(), RecvFailure::Core(e)).encode(env),
+        Err(_) => (atoms::error(), RecvFailure::Panic).encode(env),
+    }
+}
+
 #[rustler::nif]
 fn channel_inspect(env: Env, ch: ResourceArc<ChannelResource>) -> NifResult<Term> {
     let guard = ch.state.lock();
