@@ -102,7 +102,19 @@ fail(Node, Channel, Operation, Reason) ->
                    operation => Operation, reason => Reason},
                  #{domain => [erldist_filter]}),
     close(Channel),
+    telemetry(Node, Reason),
     exit({erldist_filter, Operation, Reason}).
+
+telemetry(Node, Reason) ->
+    case Reason of
+        {error, {erldist_filter, Limit, #{limit := true}}} ->
+            erldist_filter_telemetry:execute([erldist_filter, limit, hit], #{count => 1},
+                                             #{node => Node, limit => Limit, action => close});
+        _ ->
+            ok
+    end,
+    erldist_filter_telemetry:execute([erldist_filter, connection, closed], #{count => 1},
+                                     #{node => Node, reason => Reason}).
 
 stop(#input{channel = Channel}, Reason) ->
     close(Channel),
