@@ -148,7 +148,8 @@ do_accept(Driver, Kernel, AcceptPid, Ctrl, MyNode, Allowed, SetupTime) ->
                                allowed = Allowed},
                     dist_util:handshake_other_started(HSData);
                 {false, IP} ->
-                    ?LOG_ERROR("** Connection attempt from disallowed IP ~w **~n", [IP]),
+                    ?LOG_ERROR(#{what => connection_from_disallowed_ip, ip => IP},
+                               #{domain => [erldist_filter]}),
                     ?shutdown(no_node)
             end
     end.
@@ -253,13 +254,13 @@ split_node(Driver, Node, LongOrShortNames) ->
                     {Name, Host}
             end;
         _ ->
-            ?LOG_ERROR("** Nodename ~p illegal **~n", [Node]),
+            ?LOG_ERROR(#{what => illegal_node_name, node => Node}, #{domain => [erldist_filter]}),
             ?shutdown(Node)
     end.
 
 bad_host(Node, Expected, Host) ->
-    ?LOG_ERROR("** System running to use ~s **~n** Hostname ~ts is illegal **~n",
-             [Expected, Host]),
+    ?LOG_ERROR(#{what => illegal_host_name, node => Node, host => Host, expected => Expected},
+               #{domain => [erldist_filter]}),
     ?shutdown(Node).
 
 %%% The handshake funs

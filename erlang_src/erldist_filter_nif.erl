@@ -41,6 +41,8 @@
 
 -on_load(init/0).
 
+-include_lib("kernel/include/logger.hrl").
+
 %% Channels
 -export([channel_open/5]).
 -export([channel_close/1]).
@@ -133,7 +135,7 @@ apply_setting(Setting) ->
         end
     catch
         error:badarg ->
-            logger:error(#{what => bad_app_env, setting => Setting}, #{domain => [erldist_filter]})
+            ?LOG_ERROR(#{what => bad_app_env, setting => Setting}, #{domain => [erldist_filter]})
     end.
 
 priv_dir() ->
