@@ -2,6 +2,10 @@ defmodule EDF do
   @moduledoc """
   Elixir conveniences for erldist_filter.
 
+  `EDF.top/1` opens the live view (`:erldist_filter_top`). Telemetry-shaped
+  events are attached to with `:erldist_filter_telemetry.attach/4` (or
+  `:telemetry.attach/4` when the `telemetry` library is loaded).
+
   Every record of `include/udist.hrl` (distribution control messages, see
   `:udist`) is available as an Elixir record macro of the same name, so
   handlers and loggers written in Elixir can match on them:
@@ -92,6 +96,23 @@ defmodule EDF do
         end
       )
     )
+  end
+
+  @doc """
+  Opens the live view of the filter on this node (`:erldist_filter_top`):
+  one row per connected node (packets/s, bytes/s, drops, redirects, logs,
+  limit hits, spawn-budget kills, atom-cache entries) refreshed every
+  second, and the last reports logged in domain `[:erldist_filter]`.
+  Type a column key and Enter at the `top>` prompt to sort (`p b d r l h
+  k a`, `n` for the node name); `q` quits. Returns `:ok` when it quits.
+
+  Options (a keyword list): `interval_ms:` (1000), `events:` (10),
+  `sort:` (`:packets`, `:bytes`, `:drops`, `:redirects`, `:logs`,
+  `:limits`, `:kills`, `:atoms` or `:node`).
+  """
+  @spec top(keyword()) :: :ok
+  def top(opts \\ []) when is_list(opts) do
+    :erldist_filter_top.start(Map.new(opts))
   end
 
   @doc """
