@@ -35,6 +35,10 @@ defmodule EDF do
   @record_sizes Map.new(@records, fn {name, fields} -> {name, length(fields) + 1} end)
 
   for {name, fields} <- @records do
+    @doc """
+    Builds, reads or matches the `#{name}` record of `udist.hrl` (fields
+    #{Enum.map_join(fields, ", ", fn {f, _} -> "`#{f}`" end)}); see `Record.defrecord/3`.
+    """
     Record.defrecord(name, name, fields)
 
     @typedoc "The `#{name}` record of `udist.hrl`."
@@ -50,6 +54,11 @@ defmodule EDF do
   @external_resource @erldist_filter_hrl
 
   for {name, fields} <- Record.extract_all(from: @erldist_filter_hrl) do
+    @doc """
+    Builds, reads or matches the `#{name}` record of `erldist_filter.hrl`
+    (what the NIF's `dist_*_to_vterm`/`vdist` decoders return); see
+    `Record.defrecord/3`.
+    """
     Record.defrecord(name, name, fields)
 
     @typedoc "The `#{name}` record of `erldist_filter.hrl`."

@@ -1,4 +1,4 @@
-%%% The receiver: the only path from the socket into the VM.
+%%% @doc The receiver: the only path from the socket into the VM.
 %%%
 %%% It owns the socket after the handshake and reads it in `{active, N}'
 %%% mode, so a VM that cannot keep up stops reading and TCP pushes back on
@@ -8,6 +8,7 @@
 %%% deliver, in order, with `erlang:dist_ctrl_put_data/2'.
 %%% A channel error or exception closes this one connection and is logged.
 %%% (The process is described with its siblings in `erldist_filter_dist_ctrl'.)
+%%% @private Part of the filtering carrier, not an API.
 -module(erldist_filter_dist_input).
 
 -include_lib("kernel/include/logger.hrl").
