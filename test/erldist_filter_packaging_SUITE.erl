@@ -10,7 +10,8 @@
 %%%   `ERLDIST_FILTER_PREBUILT_NIF' pointing at a built NIF: what a user
 %%%   without Rust does with a prebuilt one.
 %%%
-%%% The git cases test the last commit, not uncommitted changes.
+%%% The git cases test the last commit, not uncommitted changes. Last,
+%%% `rebar3 edoc' (offline, like everything here).
 -module(erldist_filter_packaging_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -22,6 +23,7 @@
 -export([rebar3_git_dependency/1]).
 -export([mix_path_dependency/1]).
 -export([mix_git_dependency_prebuilt_nif/1]).
+-export([edoc_builds_offline/1]).
 
 -define(BUILD_TIMEOUT, 480000).
 
@@ -29,7 +31,7 @@ suite() ->
     [{timetrap, {minutes, 15}}].
 
 all() ->
-    [rebar3_git_dependency, mix_path_dependency, mix_git_dependency_prebuilt_nif].
+    [rebar3_git_dependency, mix_path_dependency, mix_git_dependency_prebuilt_nif, edoc_builds_offline].
 
 init_per_suite(Config) ->
     Root = filename:absname(filename:join([code:lib_dir(erldist_filter), "..", "..", "..", ".."])),
@@ -87,6 +89,14 @@ mix_git_dependency_prebuilt_nif(Config) ->
     build(Dir, "mix deps.get && mix compile", Env),
     ?assertNot(filelib:is_dir(filename:join([Dir, "deps", "erldist_filter", "target"]))),
     check(Dir, "mix run -e ':mix_git_consumer.check()'", Env).
+
+%% `rebar3 edoc' documents every module of the library (into doc/).
+edoc_builds_offline(Config) ->
+    Root = ?config(root, Config),
+    build(Root, "rebar3 edoc", []),
+    Modules = [filename:basename(F, ".erl") || F <- filelib:wildcard(filename:join(Root, "erlang_src/*.erl"))],
+    [?assert(filelib:is_regular(filename:join([Root, "doc", M ++ ".html"])))
+     || M <- Modules, not lists:prefix("erldist_filter_dist_", M)].
 
 %%% Helpers
 
