@@ -17,6 +17,7 @@
 -export([budget_exceeded/1]).
 -export([logger_dropped/1]).
 -export([detach_and_failing_handler/1]).
+-export([forwards_to_telemetry_when_loaded/1]).
 
 %% Run on the peers
 -export([setup_node/1]).
@@ -28,6 +29,7 @@
 -export([start_logger_pool/0]).
 -export([spin/0]).
 -export([catch_erpc/4]).
+-export([load_telemetry_stand_in/0]).
 
 -define(TIMEOUT, 30000).
 -define(COLLECTOR, edf_telemetry_events).
@@ -37,7 +39,7 @@ suite() ->
 
 all() ->
     [dropped_and_redirected, closed_for_bad_input_and_limit_hit, budget_exceeded,
-     logger_dropped, detach_and_failing_handler].
+     logger_dropped, detach_and_failing_handler, forwards_to_telemetry_when_loaded].
 
 init_per_testcase(detach_and_failing_handler, Config) ->
     Config;
@@ -143,6 +145,25 @@ detach_and_failing_handler(_Config) ->
     ?assertNot(erldist_filter_telemetry:enabled()),
     ?assertEqual(undefined, persistent_term:get(erldist_filter_telemetry, undefined)).
 
+%% Where the `telemetry' library is loaded, events also go to
+%% `telemetry:execute/3', with no handler attached here. The library is
+%% not available offline, so the peer loads a stand-in module of that name
+%% with the same `execute/3' (built in memory, never on the code path).
+forwards_to_telemetry_when_loaded(Config) ->
+    [_A, B] = ?config(peers, Config),
+    ok = call(B, erldist_filter_telemetry, detach, [edf_test]),
+    ?assertNot(call(B, erldist_filter_telemetry, enabled, [])),
+    ok = call(B, ?MODULE, load_telemetry_stand_in, []),
+    %% The poller notices at its next sample (here: now).
+    ok = call(B, erldist_filter_telemetry_poller, sample, []),
+    ?assert(call(B, erldist_filter_telemetry, enabled, [])),
+    {ok, Conn} = edf_hostile_peer:connect(node_of(B)),
+    Node = edf_hostile_peer:node_name(Conn),
+    ok = edf_hostile_peer:send_raw(Conn, edf_hostile_peer:frame(<<131, 99, 0:160>>)),
+    ?assertMatch({[erldist_filter, connection, closed], #{count := 1}, #{node := Node}},
+                 call(B, ?MODULE, await, [[erldist_filter, connection, closed], #{node => Node}, ?TIMEOUT])),
+    ?assert(edf_hostile_peer:wait_closed(Conn, ?TIMEOUT)).
+
 %%% Helpers (test node)
 
 node_of(#{node := Node}) -> Node.
@@ -220,6 +241,20 @@ start_logger_pool() ->
 
 %% @private
 spin() -> spin().
+
+%% @private A module `telemetry' whose `execute/3' hands the event to
+%% this suite's collector, as a `telemetry' handler would.
+load_telemetry_stand_in() ->
+    Forms = [{attribute, 1, module, telemetry},
+             {attribute, 2, export, [{execute, 3}]},
+             {function, 3, execute, 3,
+              [{clause, 3, [{var, 3, 'E'}, {var, 3, 'M'}, {var, 3, 'Md'}], [],
+                [{op, 4, '!', {atom, 4, ?COLLECTOR},
+                  {tuple, 4, [{atom, 4, event}, {tuple, 4, [{var, 4, 'E'}, {var, 4, 'M'}, {var, 4, 'Md'}]}]}},
+                 {atom, 5, ok}]}]}],
+    {ok, telemetry, Bin} = compile:forms(Forms, []),
+    {module, telemetry} = code:load_binary(telemetry, "telemetry_stand_in", Bin),
+    ok.
 
 %% @private On A: an erpc call's exception as a value.
 catch_erpc(Node, M, F, A) ->
