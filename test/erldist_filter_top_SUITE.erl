@@ -64,6 +64,7 @@ init_per_testcase(_TestCase, Config) ->
     catch
         Class:Reason:Stack ->
             _ = tmux(Socket, ["kill-server"]),
+            _ = file:delete(Socket),
             erlang:raise(Class, Reason, Stack)
     end.
 
@@ -71,6 +72,7 @@ init_per_testcase(_TestCase, Config) ->
 end_per_testcase(_TestCase, Config) ->
     edf_test_peer:stop_all(?config(peers, Config)),
     _ = tmux(?config(socket, Config), ["kill-server"]),
+    _ = file:delete(?config(socket, Config)),
     ok.
 
 %%% Test cases
@@ -127,15 +129,16 @@ demo_opens_live_view(Config) ->
 
 %%% Helpers (test node)
 
+%% A socket of our own (not the user's tmux server), removed at the end.
 socket_name() ->
-    "edf_top_" ++ integer_to_list(erlang:unique_integer([positive])) ++ "_" ++ os:getpid().
+    "/tmp/edf_top_" ++ os:getpid() ++ "_" ++ integer_to_list(erlang:unique_integer([positive])) ++ ".sock".
 
 has_prefix_row(Screen, Prefix) ->
     lists:any(fun([N | _]) -> lists:prefix(Prefix, N); (_) -> false end, rows(Screen)).
 
 tmux(Socket, Args) ->
     Port = open_port({spawn_executable, os:find_executable("tmux")},
-                     [{args, ["-L", Socket | Args]}, exit_status, stderr_to_stdout, binary]),
+                     [{args, ["-S", Socket | Args]}, exit_status, stderr_to_stdout, binary]),
     collect(Port, <<>>).
 
 collect(Port, Acc) ->
@@ -147,7 +150,7 @@ collect(Port, Acc) ->
 
 capture(Socket) ->
     Port = open_port({spawn_executable, os:find_executable("tmux")},
-                     [{args, ["-L", Socket, "capture-pane", "-p", "-t", "top"]}, exit_status, binary]),
+                     [{args, ["-S", Socket, "capture-pane", "-p", "-t", "top"]}, exit_status, binary]),
     capture(Port, <<>>).
 
 capture(Port, Acc) ->
