@@ -4,8 +4,9 @@
 %%% policy refuses through the handler: redirects and logged decisions).
 %%% The test types `erldist_filter_top:start().' into that shell and reads
 %%% the screen with `tmux capture-pane': both peers are listed, their
-%%% counters grow, the sort keys reorder the rows, and `q' returns to the
-%%% shell with nothing left behind.
+%%% counters grow, a remote spawn over its budget shows as a kill, the
+%%% sort keys reorder the rows, and `q' returns to the shell with nothing
+%%% left behind.
 %%%
 %%% A terminal gives no message to wait on: the test polls the screen
 %%% (every 200 ms, bounded).
@@ -23,6 +24,7 @@
 
 %% Run on the peers
 -export([traffic/2]).
+-export([remote_node/1]).
 
 -define(TIMEOUT, 30000).
 
@@ -85,6 +87,11 @@ live_view_in_tmux(Config) ->
     %% redirects, P1 sorts first by name.
     [ok = peer:call(Pid, ?MODULE, traffic, [Node, Refused], ?TIMEOUT)
      || {#{pid := Pid}, Refused} <- [{P1, 1}, {P2, 5}]],
+    %% Remote erlang:node/0 is allowed, but with a concurrency budget of 0
+    %% every such spawn is refused: a budget hit the view counts as a kill.
+    keys(Socket, "application:set_env(erldist_filter, spawn_budget, "
+                 "#{mfas => [{{erlang, node, 0}, #{concurrency => 0}}]})."),
+    await_screen(Socket, fun(S) -> string:find(S, ")3>") =/= nomatch end),
     keys(Socket, "erldist_filter_top:start()."),
     [N1, N2] = [atom_to_list(N) || #{node := N} <- [P1, P2]],
     Screen1 = await_screen(Socket, fun(S) -> has_rows(S, [N1, N2]) end),
@@ -94,6 +101,10 @@ live_view_in_tmux(Config) ->
     Screen2 = await_screen(Socket, fun(S) -> has_rows(S, [N2]) andalso column(S, N2, redirects) > Redirects1 end),
     ?assert(column(Screen2, N2, packets_per_sec) > 0),
     ?assert(column(Screen2, N2, logs) > 0),
+    ?assertEqual(0, column(Screen2, N1, kills)),
+    ?assertMatch({error, {exit, {signal, {budget_exceeded, concurrency}}}},
+                 peer:call(maps:get(pid, P1), ?MODULE, remote_node, [Node], ?TIMEOUT)),
+    await_screen(Socket, fun(S) -> has_rows(S, [N1]) andalso column(S, N1, kills) =:= 1 end),
     %% The policy's refusals are logged, and the view shows them.
     await_screen(Socket, fun(S) -> string:find(S, "erldist_filter_policy") =/= nomatch end),
     %% Sort by node name, then by redirects.
@@ -105,7 +116,7 @@ live_view_in_tmux(Config) ->
     ?assertEqual([N2, N1], row_order(ScreenR, [N1, N2])),
     %% Quit: the shell answers again, and the collector is gone.
     keys(Socket, "q"),
-    await_screen(Socket, fun(S) -> string:find(S, ")3>") =/= nomatch end),
+    await_screen(Socket, fun(S) -> string:find(S, ")4>") =/= nomatch end),
     keys(Socket, "{whereis(erldist_filter_top_collector), erldist_filter_telemetry:list_handlers()}."),
     await_screen(Socket, fun(S) -> string:find(S, "{undefined,[]}") =/= nomatch end).
 
@@ -190,7 +201,7 @@ has_rows(Screen, Nodes) ->
 %% NODE PKTS/S BYTES/S DROPS REDIR LOGS LIMITS KILLS ATOMS
 column(Screen, Node, Column) ->
     [Row] = [R || R = [N | _] <- rows(Screen), N =:= Node],
-    Index = #{packets_per_sec => 2, redirects => 5, logs => 6},
+    Index = #{packets_per_sec => 2, redirects => 5, logs => 6, kills => 8},
     list_to_integer(lists:nth(maps:get(Column, Index), Row)).
 
 row_order(Screen, Nodes) ->
@@ -205,6 +216,14 @@ traffic(Node, Refused) ->
     pong = net_adm:ping(Node),
     _ = spawn(fun() -> traffic_loop(Node, Refused, 0) end),
     ok.
+
+%% @private An erpc call's outcome as a value.
+remote_node(Node) ->
+    try erpc:call(Node, erlang, node, [], ?TIMEOUT) of
+        Result -> {ok, Result}
+    catch
+        Class:Reason -> {error, {Class, Reason}}
+    end.
 
 traffic_loop(Node, Refused, I) ->
     {edf_top_nobody, Node} ! {hello, I},
