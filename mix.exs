@@ -32,11 +32,26 @@ defmodule ErldistFilter.MixProject do
       build_path: "_build/mix",
       deps: [],
       description: "Filter, log and rewrite inbound Erlang distribution traffic (Rust NIF)",
-      package: [licenses: ["MIT"], files: ~w(erlang_src include elixir_lib native priv/.keep Cargo.toml Cargo.lock rebar.config mix.exs README.md)]
+      package: [
+        licenses: ["MIT"],
+        links: %{"C NIF it re-implements" => "https://github.com/WhatsApp/erldist_filter"},
+        # The Rust sources too: native/build.sh builds the NIF on the user's machine.
+        files: ~w(erlang_src include elixir_lib native priv/.keep Cargo.toml Cargo.lock
+                  rebar.config mix.exs README.md)
+      ]
     ]
   end
 
   def application do
-    [mod: {:erldist_filter_app, []}, extra_applications: [:kernel, :stdlib, :elixir]]
+    [
+      mod: {:erldist_filter_app, []},
+      registered: [
+        :erldist_filter_sup,
+        :erldist_filter_routers_sup,
+        :erldist_filter_budget,
+        :erldist_filter_telemetry_poller
+      ],
+      extra_applications: [:kernel, :stdlib, :elixir]
+    ]
   end
 end

@@ -2,6 +2,10 @@ defmodule EDF do
   @moduledoc """
   Elixir conveniences for erldist_filter.
 
+  `EDF.top/1` opens the live view (`:erldist_filter_top`). Telemetry-shaped
+  events are attached to with `:erldist_filter_telemetry.attach/4` (or
+  `:telemetry.attach/4` when the `telemetry` library is loaded).
+
   Every record of `include/udist.hrl` (distribution control messages, see
   `:udist`) is available as an Elixir record macro of the same name, so
   handlers and loggers written in Elixir can match on them:
@@ -31,6 +35,10 @@ defmodule EDF do
   @record_sizes Map.new(@records, fn {name, fields} -> {name, length(fields) + 1} end)
 
   for {name, fields} <- @records do
+    @doc """
+    Builds, reads or matches the `#{name}` record of `udist.hrl` (fields
+    #{Enum.map_join(fields, ", ", fn {f, _} -> "`#{f}`" end)}); see `Record.defrecord/3`.
+    """
     Record.defrecord(name, name, fields)
 
     @typedoc "The `#{name}` record of `udist.hrl`."
@@ -46,6 +54,11 @@ defmodule EDF do
   @external_resource @erldist_filter_hrl
 
   for {name, fields} <- Record.extract_all(from: @erldist_filter_hrl) do
+    @doc """
+    Builds, reads or matches the `#{name}` record of `erldist_filter.hrl`
+    (what the NIF's `dist_*_to_vterm`/`vdist` decoders return); see
+    `Record.defrecord/3`.
+    """
     Record.defrecord(name, name, fields)
 
     @typedoc "The `#{name}` record of `erldist_filter.hrl`."
@@ -92,6 +105,23 @@ defmodule EDF do
         end
       )
     )
+  end
+
+  @doc """
+  Opens the live view of the filter on this node (`:erldist_filter_top`):
+  one row per connected node (packets/s, bytes/s, drops, redirects, logs,
+  limit hits, spawn-budget kills, atom-cache entries) refreshed every
+  second, and the last reports logged in domain `[:erldist_filter]`.
+  Type a column key and Enter at the `top>` prompt to sort (`p b d r l h
+  k a`, `n` for the node name); `q` quits. Returns `:ok` when it quits.
+
+  Options (a keyword list): `interval_ms:` (1000), `events:` (10),
+  `sort:` (`:packets`, `:bytes`, `:drops`, `:redirects`, `:logs`,
+  `:limits`, `:kills`, `:atoms` or `:node`).
+  """
+  @spec top(keyword()) :: :ok
+  def top(opts \\ []) when is_list(opts) do
+    :erldist_filter_top.start(Map.new(opts))
   end
 
   @doc """

@@ -446,7 +446,10 @@ hit(#job{node = Node, mfa = MFA}, Kind, Limit, Used) ->
     end,
     ?LOG_WARNING(#{what => budget_exceeded, node => Node, mfa => MFA, kind => Kind,
                    limit => Limit, used => Used},
-                 #{domain => [erldist_filter]}).
+                 #{domain => [erldist_filter]}),
+    erldist_filter_telemetry:execute([erldist_filter, budget, exceeded], #{count => 1},
+                                     #{node => Node, mfa => MFA, kind => Kind, limit => Limit,
+                                       used => Used}).
 
 kind_index(reductions) -> 1;
 kind_index(heap) -> 2;

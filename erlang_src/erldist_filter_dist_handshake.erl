@@ -1,4 +1,4 @@
-%%% Learns what a distribution handshake negotiated by watching its messages.
+%%% @doc Learns what a distribution handshake negotiated by watching its messages.
 %%%
 %%% Stock `dist_util' keeps the negotiated flags and the peer's creation in
 %%% its `#hs_data{}' and never hands them to the carrier (OTP 25's
@@ -21,6 +21,7 @@
 %%% neither sends nor accepts them, they parse here only so that a
 %%% transcript from an older peer is understood (creation 0 = unknown).
 %%% Status ('s'), reply ('r') and ack ('a') messages carry neither.
+%%% @private Part of the filtering carrier, not an API.
 -module(erldist_filter_dist_handshake).
 
 -include_lib("kernel/include/dist.hrl").

@@ -1,4 +1,4 @@
-%%% The receiver: the only path from the socket into the VM.
+%%% @doc The receiver: the only path from the socket into the VM.
 %%%
 %%% It owns the socket after the handshake and reads it in `{active, N}'
 %%% mode, so a VM that cannot keep up stops reading and TCP pushes back on
@@ -15,6 +15,7 @@
 %%% which one the VM refused and why, with the node's name, which the VM's
 %%% own "Invalid distribution message" report lacks.
 %%% (The process is described with its siblings in `erldist_filter_dist_ctrl'.)
+%%% @private Part of the filtering carrier, not an API.
 -module(erldist_filter_dist_input).
 
 -include_lib("kernel/include/logger.hrl").
@@ -138,6 +139,7 @@ fail(Node, Channel, Operation, Reason) ->
                    operation => Operation, reason => Reason},
                  #{domain => [erldist_filter]}),
     close(Channel),
+    telemetry(Node, Reason),
     exit({erldist_filter, Operation, Reason}).
 
 %% The connection went down: if a frame we delivered last does not read
@@ -150,10 +152,22 @@ explain_refusal(#input{node = Node, channel = Channel, last = Frames}) ->
         [Reason | _] ->
             ?LOG_WARNING(#{what => erldist_filter_closed_connection, node => Node,
                            operation => vm_put_data, reason => Reason},
-                         #{domain => [erldist_filter]});
+                         #{domain => [erldist_filter]}),
+            telemetry(Node, Reason);
         [] ->
             ok
     end.
+
+telemetry(Node, Reason) ->
+    case Reason of
+        {error, {erldist_filter, Limit, #{limit := true}}} ->
+            erldist_filter_telemetry:execute([erldist_filter, limit, hit], #{count => 1},
+                                             #{node => Node, limit => Limit, action => close});
+        _ ->
+            ok
+    end,
+    erldist_filter_telemetry:execute([erldist_filter, connection, closed], #{count => 1},
+                                     #{node => Node, reason => Reason}).
 
 stop(#input{channel = Channel}, Reason) ->
     close(Channel),

@@ -1,4 +1,4 @@
-%%% The sender: moves the VM's outgoing distribution data to the socket.
+%%% @doc The sender: moves the VM's outgoing distribution data to the socket.
 %%%
 %%% Outbound traffic is not filtered, so this stays as lean as a process
 %%% carrier allows: with `get_size' on, each `dist_ctrl_get_data/1' gives
@@ -6,6 +6,7 @@
 %%% by hand (`<<Len:32>>') and written in batches of up to ~64 KiB with one
 %%% `send' each. Ticks are written here too, between batches.
 %%% (The process is described with its siblings in `erldist_filter_dist_ctrl'.)
+%%% @private Part of the filtering carrier, not an API.
 -module(erldist_filter_dist_output).
 
 -export([loop/3]).

@@ -1,4 +1,4 @@
-%%% The distribution-module API over TCP, parameterised by kernel's address
+%%% @doc The distribution-module API over TCP, parameterised by kernel's address
 %%% family driver (`inet_tcp' or `inet6_tcp').
 %%%
 %%% Listening, protocol selection and addresses are kernel's own
@@ -7,6 +7,7 @@
 %%% processes (see `erldist_filter_dist_ctrl') so that inbound bytes pass the
 %%% filter NIF before `erlang:dist_ctrl_put_data/2'. The handshake is stock
 %%% `dist_util', driven through the `#hs_data{}' funs built here.
+%%% @private Part of the filtering carrier, not an API.
 -module(erldist_filter_dist_tcp).
 
 -include_lib("kernel/include/net_address.hrl").
@@ -160,7 +161,8 @@ do_accept(Driver, Kernel, AcceptPid, Ctrl, MyNode, Allowed, SetupTime) ->
                                allowed = Allowed},
                     dist_util:handshake_other_started(HSData);
                 {false, IP} ->
-                    ?LOG_ERROR("** Connection attempt from disallowed IP ~w **~n", [IP]),
+                    ?LOG_ERROR(#{what => connection_from_disallowed_ip, ip => IP},
+                               #{domain => [erldist_filter]}),
                     ?shutdown(no_node)
             end
     end.
@@ -273,13 +275,13 @@ split_node(Driver, Node, LongOrShortNames) ->
                     {Name, Host}
             end;
         _ ->
-            ?LOG_ERROR("** Nodename ~p illegal **~n", [Node]),
+            ?LOG_ERROR(#{what => illegal_node_name, node => Node}, #{domain => [erldist_filter]}),
             ?shutdown(Node)
     end.
 
 bad_host(Node, Expected, Host) ->
-    ?LOG_ERROR("** System running to use ~s **~n** Hostname ~ts is illegal **~n",
-             [Expected, Host]),
+    ?LOG_ERROR(#{what => illegal_host_name, node => Node, host => Host, expected => Expected},
+               #{domain => [erldist_filter]}),
     ?shutdown(Node).
 
 %%% The handshake funs

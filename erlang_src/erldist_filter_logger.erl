@@ -181,6 +181,8 @@ terminate(Reason, _State, #data{handler = Handler, handler_state = HState, logge
 receive_batch(Data = #data{logger = Logger, handler = Handler, handler_state = HState}) ->
     case erldist_filter_nif:logger_recv(Logger) of
         {Size, Drop, Events} when is_integer(Size), is_integer(Drop), is_list(Events) ->
+            Drop > 0 andalso erldist_filter_telemetry:execute([erldist_filter, logger, dropped],
+                                                              #{count => Drop}, #{node => undefined}),
             case Handler:handle_batch(Size, Drop, Events, HState) of
                 handle_events -> feed(Events, Data);
                 {handle_events, NewEvents} -> feed(NewEvents, Data);

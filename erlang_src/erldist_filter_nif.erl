@@ -41,6 +41,8 @@
 
 -on_load(init/0).
 
+-include_lib("kernel/include/logger.hrl").
+
 %% Channels
 -export([channel_open/5]).
 -export([channel_close/1]).
@@ -135,7 +137,7 @@ apply_setting(Setting) ->
         end
     catch
         error:badarg ->
-            logger:error(#{what => bad_app_env, setting => Setting}, #{domain => [erldist_filter]})
+            ?LOG_ERROR(#{what => bad_app_env, setting => Setting}, #{domain => [erldist_filter]})
     end.
 
 priv_dir() ->
@@ -251,10 +253,12 @@ channel_set_tracing_process(_Channel, _Pid) ->
 %% Configuration and limits
 %%--------------------------------------------------------------------
 
+%% @doc Every switch and its value (all `false' by default).
 -spec config_get() -> #{config_key() => boolean()}.
 config_get() ->
     ?NIF_STUB.
 
+%% @doc One switch.
 -spec config_get(config_key()) -> boolean().
 config_get(_Key) ->
     ?NIF_STUB.
@@ -267,14 +271,17 @@ config_set(Map) when is_map(Map) ->
 config_set(_) ->
     erlang:error(badarg).
 
+%% @doc Set one switch; it applies from the next message of every channel.
 -spec config_set(config_key(), boolean()) -> ok.
 config_set(_Key, _Value) ->
     ?NIF_STUB.
 
+%% @doc Every limit and its value (see the README's "Limits" table).
 -spec limits_get() -> #{limit_key() => limit_value()}.
 limits_get() ->
     ?NIF_STUB.
 
+%% @doc One limit.
 -spec limits_get(limit_key()) -> limit_value().
 limits_get(_Key) ->
     ?NIF_STUB.
@@ -286,6 +293,7 @@ limits_set(Map) when is_map(Map) ->
 limits_set(_) ->
     erlang:error(badarg).
 
+%% @doc Set one limit; it applies to every channel from its next input.
 -spec limits_set(limit_key(), limit_value()) -> ok.
 limits_set(_Key, _Value) ->
     ?NIF_STUB.
@@ -294,6 +302,10 @@ limits_set(_Key, _Value) ->
 %% Statistics, flags, misc
 %%--------------------------------------------------------------------
 
+%% @doc What the filter saw on every channel, open and closed: channel
+%% counts, summed `rx_stats' (per operation: seen, emit, drop, redirect,
+%% log), memory counters, and the spawn-budget hits
+%% (`erldist_filter_budget:stats/0').
 -spec world_stats_get() -> #{channel := #{create := non_neg_integer(),
                                           destroy := non_neg_integer(),
                                           rx_stats := map()},
@@ -314,26 +326,33 @@ spawn_budget_stats() ->
 world_stats_get_nif() ->
     ?NIF_STUB.
 
+%% @doc The distribution flags the filter knows, by name.
 -spec distribution_flags() -> #{atom() => non_neg_integer()}.
 distribution_flags() ->
     ?NIF_STUB.
 
+%% @doc The spawn-request flags, by name.
 -spec spawn_flags() -> #{atom() => non_neg_integer()}.
 spawn_flags() ->
     ?NIF_STUB.
 
+%% @doc The ALTACT_SIG_SEND flags, by name.
 -spec altact_sig_flags() -> #{atom() => non_neg_integer()}.
 altact_sig_flags() ->
     ?NIF_STUB.
 
+%% @doc The NIF's API version.
 -spec version() -> non_neg_integer().
 version() ->
     ?NIF_STUB.
 
+%% @doc How many routers redirected operations are spread over, and their names.
 -spec router_info() -> #{count := pos_integer(), limit := 1024, names := [atom()]}.
 router_info() ->
     ?NIF_STUB.
 
+%% @doc The router (`erldist_filter_router_N') that receives the
+%% redirected operations of node `Sysname'.
 -spec router_name(node()) -> atom().
 router_name(_Sysname) ->
     ?NIF_STUB.

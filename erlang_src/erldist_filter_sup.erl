@@ -1,7 +1,8 @@
 %%% @doc Top supervisor of erldist_filter. It always runs
 %%% `erldist_filter_budget', the owner of the spawn-budget concurrency
-%%% table. When the application environment key `enable_erldist_filter' is
-%%% `true' (the default) it also runs the routers (`erldist_filter_routers_sup')
+%%% table, and `erldist_filter_telemetry_poller'. When the application
+%%% environment key `enable_erldist_filter' is `true' (the default) it also
+%%% runs the routers (`erldist_filter_routers_sup')
 %%% that receive redirected distribution operations; otherwise redirected
 %%% operations are lost because no process holds the router names. The NIF
 %%% itself needs no process; logger pools are added by users to their own
@@ -24,6 +25,8 @@ init([]) ->
                   true -> [erldist_filter_routers_sup:child_spec()];
                   _ -> []
               end,
-    %% The spawn-budget table owner always runs (per-node concurrency).
-    Children = [erldist_filter_budget:child_spec() | Routers],
+    %% The spawn-budget table owner always runs (per-node concurrency), and
+    %% so does the telemetry poller (idle while nobody listens).
+    Children = [erldist_filter_budget:child_spec(), erldist_filter_telemetry_poller:child_spec()
+                | Routers],
     {ok, {#{strategy => one_for_one, intensity => 1, period => 5}, Children}}.

@@ -10,9 +10,16 @@
 %%%
 %%% Every wait is bounded, a watchdog ends the demo after 4 minutes, and
 %%% the peers are stopped whatever happens.
+%%%
+%%% `main(#{top => true})' (`EDF_TOP=1 bash scripts/demo') then opens the
+%%% live view (`erldist_filter_top') on victim 1 while the attacker keeps
+%%% trying, until `q'; the watchdog is off from then on.
 -module(edf_demo).
 
 -export([main/0]).
+-export([main/1]).
+%% Run on the attacker
+-export([keep_attacking/1]).
 %% Run on the victims
 -export([setup_victim/1]).
 -export([start_logger/0]).
@@ -25,11 +32,16 @@
 %% @doc Run the demo and print what happened.
 -spec main() -> ok.
 main() ->
-    _ = spawn(fun() ->
-                      timer:sleep(?WATCHDOG),
-                      io:format("~nDemo watchdog: still running after ~b s, stopping.~n", [?WATCHDOG div 1000]),
-                      erlang:halt(2)
-              end),
+    main(#{}).
+
+%% @doc The demo; with `top => true' it ends in the live view.
+-spec main(#{top => boolean()}) -> ok.
+main(Options) ->
+    Watchdog = spawn(fun() ->
+                           timer:sleep(?WATCHDOG),
+                           io:format("~nDemo watchdog: still running after ~b s, stopping.~n", [?WATCHDOG div 1000]),
+                           erlang:halt(2)
+                   end),
     Dir = filename:absname("_build/demo/markers"),
     ok = filelib:ensure_path(Dir),
     [file:delete(filename:join(Dir, F)) || F <- filelib:wildcard("*", Dir)],
@@ -44,7 +56,8 @@ main() ->
                 Error -> edf_test_peer:stop_all(Victims), error(Error)
             end,
     try
-        run(hd(Peers), Victims, Dir)
+        run(hd(Peers), Victims, Dir),
+        maps:get(top, Options, false) andalso top(hd(Peers), Victims, Watchdog)
     after
         edf_test_peer:stop_all(Peers),
         io:format("~nPeers stopped.~n")
@@ -77,6 +90,31 @@ run(Attacker, [V1, V2] = Victims, Dir) ->
     io:format("~nchannel_inspect/1 per peer:~n"),
     [print_channels(P) || P <- Victims],
     ok.
+
+%%% The live view
+
+top(Attacker, [V1 | _] = Victims, Watchdog) ->
+    exit(Watchdog, kill),
+    ok = call(Attacker, ?MODULE, keep_attacking, [[node_of(V) || V <- Victims]]),
+    io:format("~nOpening the live view of victim 1 (the attacker keeps trying); type q and Enter to quit.~n"),
+    erldist_filter_top:start(#{sample => fun(N) -> call(V1, erldist_filter_top, sample, [N]) end}).
+
+%% @doc On the attacker: every 200 ms, per victim, a refused send to
+%% `init', a refused `erpc:call(V, os, getpid, [])' and an allowed
+%% `erpc:call(V, erlang, node, [])', until the peer stops.
+-spec keep_attacking([node()]) -> ok.
+keep_attacking(Victims) ->
+    _ = spawn(fun() -> attack_loop(Victims) end),
+    ok.
+
+attack_loop(Victims) ->
+    [begin
+         {init, V} ! {edf_demo, stop},
+         catch erpc:call(V, os, getpid, [], 1000),
+         catch erpc:call(V, erlang, node, [], 1000)
+     end || V <- Victims],
+    timer:sleep(200),
+    attack_loop(Victims).
 
 %%% Ping/pong logging (the talk's logger demo)
 

@@ -85,4 +85,12 @@ defmodule EDFTest do
     assert EDF.Pretty.cast({:other, :a}) == {:other, :a}
     assert inspect(EDF.Pretty.cast({:udist_dop_link, :a, :b})) == "EDF.udist_dop_link(from_pid: :a, to_pid: :b)"
   end
+
+  test "EDF.top/1 draws the view, sorts on a key and quits on q" do
+    out = ExUnit.CaptureIO.capture_io("n\nq\n", fn -> assert EDF.top(events: 3) == :ok end)
+    assert out =~ "erldist_filter top"
+    assert out =~ "sort: packets"
+    assert out =~ "sort: node"
+    refute Process.whereis(:erldist_filter_top_collector)
+  end
 end

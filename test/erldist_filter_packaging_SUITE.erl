@@ -1,0 +1,177 @@
+%%% erldist_filter as a dependency: throwaway consumer projects in
+%%% priv_dir, built offline (no hex), started, and made to call the NIF.
+%%%
+%%% - rebar3, git dependency on a `file://' URL of this repository at
+%%%   HEAD: rebar3 clones it and builds the NIF from source (cargo).
+%%%   (rebar3 3.19 has no `{path, ...}' dependencies; `_checkouts/' is the
+%%%   local alternative.)
+%%% - mix, path dependency on this working tree.
+%%% - mix, git dependency at HEAD with cargo off the PATH and
+%%%   `ERLDIST_FILTER_PREBUILT_NIF' pointing at a built NIF: what a user
+%%%   without Rust does with a prebuilt one.
+%%%
+%%% The git cases test the last commit, not uncommitted changes. Last,
+%%% `rebar3 edoc' (offline, like everything here).
+-module(erldist_filter_packaging_SUITE).
+
+-include_lib("common_test/include/ct.hrl").
+-include_lib("stdlib/include/assert.hrl").
+
+-export([all/0, suite/0]).
+-export([init_per_suite/1, end_per_suite/1]).
+
+-export([rebar3_git_dependency/1]).
+-export([mix_path_dependency/1]).
+-export([mix_git_dependency_prebuilt_nif/1]).
+-export([edoc_builds_offline/1]).
+
+-define(BUILD_TIMEOUT, 480000).
+
+suite() ->
+    [{timetrap, {minutes, 15}}].
+
+all() ->
+    [rebar3_git_dependency, mix_path_dependency, mix_git_dependency_prebuilt_nif, edoc_builds_offline].
+
+init_per_suite(Config) ->
+    Root = filename:absname(filename:join([code:lib_dir(erldist_filter), "..", "..", "..", ".."])),
+    {0, Head} = run(Root, "git rev-parse HEAD", []),
+    Missing = [Tool || Tool <- ["git", "rebar3", "mix", "cargo"], os:find_executable(Tool) =:= false],
+    case Missing of
+        [] -> [{root, normalize(Root)}, {head, string:trim(Head)} | Config];
+        _ -> {fail, {missing_tools, Missing}}
+    end.
+
+end_per_suite(Config) ->
+    %% The clone's cargo target dir is large.
+    _ = file:del_dir_r(filename:join(?config(priv_dir, Config), "rebar_consumer")),
+    ok.
+
+%%% Test cases
+
+rebar3_git_dependency(Config) ->
+    Dir = consumer_dir(Config, "rebar_consumer"),
+    ok = write(Dir, "rebar.config",
+               io_lib:format("{deps, [{erldist_filter, {git, ~p, {ref, ~p}}}]}.~n",
+                             ["file://" ++ ?config(root, Config), ?config(head, Config)])),
+    ok = write(Dir, "src/rebar_consumer.app.src",
+               "{application, rebar_consumer, [{description, \"consumer\"}, {vsn, \"0.1.0\"},\n"
+               " {applications, [kernel, stdlib, erldist_filter]}, {modules, []}, {registered, []}]}.\n"),
+    ok = write(Dir, "src/rebar_consumer.erl", consumer_module("rebar_consumer")),
+    build(Dir, "rebar3 compile", []),
+    check(Dir, "erl -noshell -pa _build/default/lib/*/ebin -eval "
+          "'rebar_consumer:check(), halt().'", []).
+
+mix_path_dependency(Config) ->
+    Dir = consumer_dir(Config, "mix_path_consumer"),
+    ok = write(Dir, "mix.exs", mix_project("path: " ++ io_lib:format("~p", [?config(root, Config)]))),
+    ok = write(Dir, "src/mix_path_consumer.erl", consumer_module("mix_path_consumer")),
+    build(Dir, "mix deps.get && mix compile", []),
+    check(Dir, "mix run -e ':mix_path_consumer.check()'", []),
+    %% Mix builds the .app from mix.exs, rebar3 from the .app.src: same facts.
+    {ok, [{application, erldist_filter, FromMix}]} =
+        file:consult(filename:join(Dir, "_build/dev/lib/erldist_filter/ebin/erldist_filter.app")),
+    {ok, [{application, erldist_filter, FromRebar}]} =
+        file:consult(filename:join(?config(root, Config), "erlang_src/erldist_filter.app.src")),
+    [?assertEqual({Key, proplists:get_value(Key, FromRebar)}, {Key, proplists:get_value(Key, FromMix)})
+     || Key <- [description, vsn, mod, registered]].
+
+mix_git_dependency_prebuilt_nif(Config) ->
+    Dir = consumer_dir(Config, "mix_git_consumer"),
+    Root = ?config(root, Config),
+    ok = write(Dir, "mix.exs", mix_project(io_lib:format("git: ~p, ref: ~p",
+                                                         ["file://" ++ Root, ?config(head, Config)]))),
+    ok = write(Dir, "src/mix_git_consumer.erl", consumer_module("mix_git_consumer")),
+    Prebuilt = filename:join([Root, "priv", "liberldist_filter_nif.so"]),
+    Env = [{"ERLDIST_FILTER_PREBUILT_NIF", Prebuilt}, {"PATH", path_without_cargo()}],
+    {Status, _} = run(Dir, "command -v cargo", Env),
+    ?assertNotEqual(0, Status),
+    build(Dir, "mix deps.get && mix compile", Env),
+    ?assertNot(filelib:is_dir(filename:join([Dir, "deps", "erldist_filter", "target"]))),
+    check(Dir, "mix run -e ':mix_git_consumer.check()'", Env).
+
+%% `rebar3 edoc' documents every module of the library (into doc/).
+edoc_builds_offline(Config) ->
+    Root = ?config(root, Config),
+    build(Root, "rebar3 edoc", []),
+    Modules = [filename:basename(F, ".erl") || F <- filelib:wildcard(filename:join(Root, "erlang_src/*.erl"))],
+    [?assert(filelib:is_regular(filename:join([Root, "doc", M ++ ".html"])))
+     || M <- Modules, not lists:prefix("erldist_filter_dist_", M)].
+
+%%% Helpers
+
+consumer_dir(Config, Name) ->
+    Dir = filename:join(?config(priv_dir, Config), Name),
+    ok = filelib:ensure_path(filename:join(Dir, "src")),
+    Dir.
+
+write(Dir, File, Content) ->
+    file:write_file(filename:join(Dir, File), Content).
+
+%% The consumer's own code: start its application (which needs
+%% erldist_filter), open a channel, feed it a tick and read its counters.
+consumer_module(Name) ->
+    ["-module(", Name, ").\n"
+     "-export([check/0]).\n"
+     "check() ->\n"
+     "    {ok, Started} = application:ensure_all_started(", Name, "),\n"
+     "    true = lists:member(erldist_filter, Started) orelse\n"
+     "           lists:keymember(erldist_filter, 1, application:which_applications()),\n"
+     "    Ch = erldist_filter_nif:channel_open(4, 'peer@host', 1, 1, 16#3ffffffff),\n"
+     "    Actions = erldist_filter_nif:channel_recv(Ch, [<<0,0,0,0>>]),\n"
+     "    true = is_list(Actions),\n"
+     "    #{entry := #{sysname := 'peer@host'}, rx := #{stats := #{dist_tick_count := 1}}} =\n"
+     "        erldist_filter_nif:channel_inspect(Ch),\n"
+     "    io:format(\"CONSUMER_OK ~p~n\", [erldist_filter_nif:version()]).\n"].
+
+mix_project(Dep) ->
+    ["defmodule Consumer.MixProject do\n"
+     "  use Mix.Project\n"
+     "  def project, do: [app: :", app_of(Dep), ", version: \"0.1.0\", language: :erlang,\n"
+     "                    deps: [{:erldist_filter, ", Dep, "}]]\n"
+     "  def application, do: [extra_applications: [:kernel, :stdlib]]\n"
+     "end\n"].
+
+app_of(Dep) ->
+    case string:find(lists:flatten(Dep), "git:") of
+        nomatch -> "mix_path_consumer";
+        _ -> "mix_git_consumer"
+    end.
+
+build(Dir, Command, Env) ->
+    {Status, Output} = run(Dir, Command, Env),
+    ct:log("~s (in ~s): exit ~b~n~ts", [Command, Dir, Status, Output]),
+    ?assertEqual(0, Status).
+
+check(Dir, Command, Env) ->
+    {Status, Output} = run(Dir, Command, Env),
+    ct:log("~s: exit ~b~n~ts", [Command, Status, Output]),
+    ?assertEqual(0, Status),
+    ?assertNotEqual(nomatch, string:find(Output, "CONSUMER_OK")).
+
+%% A shell command's exit status and output (stdout and stderr).
+run(Dir, Command, Env) ->
+    Port = open_port({spawn_executable, "/bin/sh"},
+                     [{args, ["-c", Command]}, {cd, Dir}, {env, Env}, exit_status,
+                      stderr_to_stdout, binary]),
+    collect(Port, [], erlang:monotonic_time(millisecond) + ?BUILD_TIMEOUT).
+
+collect(Port, Acc, Deadline) ->
+    receive
+        {Port, {data, Data}} -> collect(Port, [Acc, Data], Deadline);
+        {Port, {exit_status, Status}} -> {Status, unicode:characters_to_list(Acc)}
+    after max(0, Deadline - erlang:monotonic_time(millisecond)) ->
+            ct:fail({timeout, iolist_to_binary(Acc)})
+    end.
+
+path_without_cargo() ->
+    Dirs = string:split(os:getenv("PATH"), ":", all),
+    string:join([D || D <- Dirs, not filelib:is_regular(filename:join(D, "cargo"))], ":").
+
+normalize(Path) ->
+    filename:join(normalize_parts(filename:split(Path), [])).
+
+normalize_parts([], Acc) -> lists:reverse(Acc);
+normalize_parts([".." | Rest], [_ | Acc]) -> normalize_parts(Rest, Acc);
+normalize_parts(["." | Rest], Acc) -> normalize_parts(Rest, Acc);
+normalize_parts([Part | Rest], Acc) -> normalize_parts(Rest, [Part | Acc]).
