@@ -80,7 +80,13 @@ loop(State = #input{socket = Socket, messages = {Data, Passive, Closed, Error}})
             Delivered = deliver(State, Bytes),
             loop(rearm(Delivered#input{active = State#input.active - 1}));
         {Passive, Socket} ->
-            loop(rearm(State#input{active = 0}));
+            %% Nothing to do: `active' counts the socket's own counter plus
+            %% the data messages already in our mailbox, so it re-arms in
+            %% time. (Resetting it here, with data queued behind this
+            %% message, would make us add more than was used each time,
+            %% until the socket's counter passes 32767 and setopts fails
+            %% with einval: seen under load with large messages.)
+            loop(State);
         {Closed, Socket} ->
             stop(State, connection_closed);
         {Error, Socket, Reason} ->
@@ -95,7 +101,9 @@ loop(State = #input{socket = Socket, messages = {Data, Passive, Closed, Error}})
             loop(State)
     end.
 
-%% `{active, N}' adds to the socket's count; top it up at half.
+%% `{active, N}' adds to the socket's count; top it up at half. Invariant:
+%% `active' = the socket's counter + data messages sent to us and not yet
+%% handled, so the socket's counter never exceeds ?ACTIVE_N.
 rearm(State = #input{socket = Socket, active = Active, setopts = SetOpts})
   when Active =< ?ACTIVE_N div 2 ->
     case SetOpts(Socket, [{active, ?ACTIVE_N - Active}]) of
