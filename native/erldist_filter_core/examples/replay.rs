@@ -1,15 +1,28 @@
 //! Replay a corpus file through one channel, for profiling:
-//! `cargo run --release --example replay -- small [dpi]`
+//! `cargo run --release --example replay -- small [dpi|nodpi] [guard]`
 //! (`valgrind --tool=callgrind target/release/examples/replay small dpi`).
+//! `guard` turns the atom-table guard on (every atom exists, so nothing is
+//! dropped: what is measured is the cost of checking).
 
 use std::path::PathBuf;
 
+use erldist_filter_core::atom_guard::AtomExistence;
 use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Limits, PacketSize};
+
+/// A node where every atom exists.
+struct AllAtomsExist;
+
+impl AtomExistence for AllAtomsExist {
+    fn exists(&self, _text: &[u8], _utf8: bool) -> bool {
+        true
+    }
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let name = args.next().unwrap_or_else(|| "small".into());
     let dpi = args.next().as_deref() == Some("dpi");
+    let guard = args.next().as_deref() == Some("guard");
     let dir = std::env::var_os("EDF_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
@@ -19,7 +32,8 @@ fn main() {
     let flags_at = meta.find("{negotiated_flags,").map_or(0, |i| i + 18);
     let dflags: u64 = meta[flags_at..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap_or(0);
     let cfg = Config { deep_packet_inspection: dpi, ..Config::default() };
-    let mut ch = Channel::new(ChannelOptions { packet_size: PacketSize::Four, dflags, limits: Limits::default() });
+    let limits = Limits { max_new_atoms: if guard { u64::MAX } else { 0 }, ..Limits::default() };
+    let mut ch = Channel::new(ChannelOptions { packet_size: PacketSize::Four, dflags, limits });
     let mut out = Actions::default();
     let (mut at, mut emits) = (0usize, 0usize);
     for c in chunks.chunks_exact(4) {
@@ -28,10 +42,12 @@ fn main() {
         at += n;
         while !rest.is_empty() {
             out.clear();
-            let used = ch.recv(rest, &cfg, &mut Budget::new(u64::MAX), &mut out).expect("corpus decodes");
+            let used = ch
+                .recv_checking_atoms(rest, &cfg, &mut Budget::new(u64::MAX), &mut out, Some(&AllAtomsExist))
+                .expect("corpus decodes");
             emits += out.emits.len();
             rest = &rest[used..];
         }
     }
-    println!("{name} dpi={dpi}: {emits} frames, {} packets", ch.stats().snapshot().packet_count);
+    println!("{name} dpi={dpi} guard={guard}: {emits} frames, {} packets", ch.stats().snapshot().packet_count);
 }

@@ -18,7 +18,7 @@ use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind};
 use crate::header::{TableEntry, VERSION_MAGIC};
 use crate::inspect::Whole;
-use crate::term::{AtomRef, Scan, ScanContext, Scanner};
+use crate::term::{tag, AtomRef, Scan, ScanContext, Scanner};
 use crate::Budget;
 
 /// Answers whether an atom is already in the node's atom table, without
@@ -28,6 +28,9 @@ pub trait AtomExistence {
     /// `text` (else Latin-1).
     fn exists(&self, text: &[u8], utf8: bool) -> bool;
 }
+
+/// Bodies up to this size are searched for atom tags before being scanned.
+const SMALL_BODY: usize = 1024;
 
 /// New atoms admitted from one node, shared by its channels.
 pub type NewAtomTally = Arc<AtomicU64>;
@@ -138,6 +141,15 @@ impl AtomGuard {
         oracle: &dyn AtomExistence,
         budget: u64,
     ) -> Result<(), Error> {
+        // Every inline atom starts with one of four tag bytes: a small
+        // body without any of them has none and needs no scan (a cache-using
+        // peer's atoms are cache references). A large body is scanned
+        // directly: the scan skips a binary at once, this test would not.
+        let body = m.bytes.get(m.body..).unwrap_or(&[]);
+        let tagged = |b: &u8| matches!(*b, tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8);
+        if body.len() <= SMALL_BODY && !body.iter().any(tagged) {
+            return Ok(());
+        }
         let ctx = if m.external {
             ScanContext::external()
         } else {
