@@ -7,6 +7,9 @@
 %%% lengths, zero-length packets are ticks) and returns the frames to
 %%% deliver, in order, with `erlang:dist_ctrl_put_data/2'.
 %%% A channel error or exception closes this one connection and is logged.
+%%% With `{bypass_filter, true}' in the application environment (benchmarks
+%%% only, see `erldist_filter_env') there is no channel: packets are cut out
+%%% in Erlang and delivered unfiltered, the carrier's own floor.
 %%% (The process is described with its siblings in `erldist_filter_dist_ctrl'.)
 -module(erldist_filter_dist_input).
 
@@ -22,7 +25,8 @@
 -record(input, {node :: node(),
                 dhandle :: erlang:dist_handle(),
                 socket :: port(),
-                channel :: term(),
+                channel :: term() | bypass,
+                buffer = <<>> :: binary(),
                 active :: non_neg_integer()}).
 
 %% @private
@@ -33,7 +37,10 @@
 init(Ctrl, #{node := Node, dhandle := DHandle, flags := Flags, creation := Creation,
              connection_id := ConnectionId, socket := Socket, ticker := Ticker}) ->
     true = link(Ticker),
-    Channel = open_channel(Node, Creation, ConnectionId, Flags),
+    Channel = case erldist_filter_env:bypass_filter() of
+                  true -> bypass;
+                  false -> open_channel(Node, Creation, ConnectionId, Flags)
+              end,
     Ctrl ! {self(), channel_open},
     receive {Ctrl, input_handler} -> ok end,
     State = #input{node = Node, dhandle = DHandle, socket = Socket,
@@ -51,8 +58,8 @@ open_channel(Node, Creation, ConnectionId, Flags) ->
 loop(State = #input{socket = Socket}) ->
     receive
         {tcp, Socket, Data} ->
-            deliver(State, Data),
-            loop(rearm(State#input{active = State#input.active - 1}));
+            State1 = deliver(State, Data),
+            loop(rearm(State1#input{active = State#input.active - 1}));
         {tcp_passive, Socket} ->
             loop(rearm(State#input{active = 0}));
         {tcp_closed, Socket} ->
@@ -72,10 +79,17 @@ rearm(State = #input{socket = Socket, active = Active}) when Active =< ?ACTIVE_N
 rearm(State) ->
     State.
 
+deliver(State = #input{channel = bypass, buffer = Buffer}, Data) ->
+    Input = case Buffer of
+                <<>> -> Data;
+                _ -> <<Buffer/binary, Data/binary>>
+            end,
+    State#input{buffer = put_packets(State, Input)};
 deliver(State = #input{node = Node, channel = Channel, dhandle = DHandle}, Data) ->
     try erldist_filter_nif:channel_recv(Channel, [Data]) of
         Actions when is_list(Actions) ->
-            put_data(State, DHandle, Actions);
+            put_data(State, DHandle, Actions),
+            State;
         {error, Reason} ->
             fail(Node, Channel, channel_recv, Reason)
     catch
@@ -96,6 +110,15 @@ put_data(State, DHandle, [{emit, Frame} | Actions]) ->
 put_data(_State, _DHandle, []) ->
     ok.
 
+%% Bypass: deliver every whole packet but ticks; the partial rest waits.
+put_packets(State, <<0:32, Rest/binary>>) ->
+    put_packets(State, Rest);
+put_packets(State = #input{dhandle = DHandle}, <<Len:32, Frame:Len/binary, Rest/binary>>) ->
+    put_data(State, DHandle, [{emit, Frame}]),
+    put_packets(State, Rest);
+put_packets(_State, Rest) ->
+    Rest.
+
 %% The filter refused the traffic (or failed): this connection is done.
 fail(Node, Channel, Operation, Reason) ->
     ?LOG_WARNING(#{what => erldist_filter_closed_connection, node => Node,
@@ -104,6 +127,8 @@ fail(Node, Channel, Operation, Reason) ->
     close(Channel),
     exit({erldist_filter, Operation, Reason}).
 
+stop(#input{channel = bypass}, Reason) ->
+    exit(Reason);
 stop(#input{channel = Channel}, Reason) ->
     close(Channel),
     exit(Reason).
