@@ -16,6 +16,7 @@
 -module(edf_bench_replay).
 
 -export([main/1]).
+-export([pass/3]).
 
 -define(SWITCHES, [deep_packet_inspection, logging, compact_fragments,
                    redirect_dist_operations]).
@@ -56,6 +57,19 @@ corpus(Name, Reps) ->
                           [row(Name, ChunkName, RName, T, Packets, byte_size(Bin), Base)
                            || {RName, T} <- Rows]
                   end, Chunkings).
+
+%% @doc One filter pass of one corpus, chunking (`"recorded"', `"packet"',
+%% `"64k"') and variant (see `variants/0'), for profilers.
+-spec pass(string(), string(), string()) -> ok.
+pass(Name, ChunkName, VName) ->
+    #{bin := Bin, chunk_sizes := Sizes} = Corpus = edf_corpus:load(Name),
+    Chunks = case ChunkName of
+                 "recorded" -> edf_corpus:recorded_chunks(Bin, Sizes);
+                 "packet" -> edf_corpus:packet_chunks(Bin);
+                 "64k" -> edf_corpus:fixed_chunks(Bin, 65536)
+             end,
+    {_, Config} = lists:keyfind(VName, 1, variants()),
+    with_config(Config, fun() -> nif(Corpus, Chunks) end).
 
 %% The filter's configurations: name and the switches that are on.
 variants() ->
