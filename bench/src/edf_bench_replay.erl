@@ -161,11 +161,16 @@ split_loop([Chunk | Rest], Buf) ->
 split_loop([], Buf) ->
     Buf.
 
-split_packets(<<Len:32, Pkt:Len/binary, Rest/binary>>) ->
-    _ = Pkt,
-    split_packets(Rest);
-split_packets(Rest) ->
-    Rest.
+%% A chunk that completes no packet is kept as it is, so that appending
+%% the next one can extend it in place (as `decode_packets/1' does).
+split_packets(Bin) ->
+    case Bin of
+        <<Len:32, Pkt:Len/binary, Rest/binary>> ->
+            _ = Pkt,
+            split_packets(Rest);
+        _ ->
+            Bin
+    end.
 
 decode_packet(Chunks) ->
     decode_loop(Chunks, <<>>).
