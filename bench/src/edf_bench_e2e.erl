@@ -9,7 +9,8 @@
 %% (every carrier, then the next pass), so load from elsewhere on the
 %% machine hits them alike. Reported: the median over the passes, and
 %% ratios against plain `inet_tcp' and against the carrier with the filter
-%% bypassed (its own floor).
+%% bypassed (its own floor), and the receiving node's memory (VM total and
+%% RSS) after the first and the last pass, to show growth over long runs.
 %%
 %% Run: `bash bench/run e2e [Passes] [Scale]' (Scale multiplies the
 %% message counts; default 1 = 200,000 small, 200 large, 20,000 calls).
@@ -21,6 +22,7 @@
 -export([small/3]).
 -export([large/3]).
 -export([calls/2]).
+-export([memory/0]).
 
 -define(SMALL, 200000).
 -define(LARGE, 200).
@@ -63,11 +65,20 @@ setup({Name, Carrier, Args, Config}) ->
       b => maps:get(pid, B), sink => Sink, echo => Echo}.
 
 %% One pass of every workload; microseconds each.
-run(#{a := A, sink := Sink, echo := Echo}, #{small := NS, large := NL, call := NC}) ->
+run(#{a := A, b := B, sink := Sink, echo := Echo}, #{small := NS, large := NL, call := NC}) ->
     Timeout = 600000,
     #{small => peer:call(A, ?MODULE, small, [Sink, NS, {small, 12345, <<"0123456789">>}], Timeout),
       large => peer:call(A, ?MODULE, large, [Sink, NL, ?LARGE_BYTES], Timeout),
-      call => peer:call(A, ?MODULE, calls, [Echo, NC], Timeout)}.
+      call => peer:call(A, ?MODULE, calls, [Echo, NC], Timeout),
+      memory => peer:call(B, ?MODULE, memory, [])}.
+
+%% @private The VM's own total and the process RSS, in bytes.
+-spec memory() -> {non_neg_integer(), non_neg_integer()}.
+memory() ->
+    garbage_collect(),
+    {ok, Statm} = file:read_file("/proc/self/statm"),
+    [_Size, Resident | _] = binary:split(Statm, <<" ">>, [global]),
+    {erlang:memory(total), binary_to_integer(Resident) * 4096}.
 
 %% The filter really ran (or really did not) on `b'.
 check(#{name := Name, carrier := Carrier, args := Args, b := B}) ->
@@ -95,6 +106,14 @@ report(Passes, Counts, Names, Runs) ->
               {S, L, C} = R = Rate(Name),
               io:format("~-16s ~12b ~10.1f ~12b | ~20s | ~20s~n",
                         [Name, round(S), L, round(C), ratios(R, Plain), ratios(R, Floor)])
+      end, Names),
+    io:format("~nmemory of b after the first / last pass (MB)~n"),
+    lists:foreach(
+      fun(Name) ->
+              Mems = [maps:get(memory, R) || {N, R} <- Runs, N =:= Name],
+              {{V0, R0}, {V1, R1}} = {hd(Mems), lists:last(Mems)},
+              io:format("~-16s VM ~.1f -> ~.1f   RSS ~.1f -> ~.1f~n",
+                        [Name, V0 / 1.0e6, V1 / 1.0e6, R0 / 1.0e6, R1 / 1.0e6])
       end, Names).
 
 ratios({S, L, C}, {S0, L0, C0}) ->
