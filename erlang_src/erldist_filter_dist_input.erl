@@ -14,6 +14,9 @@
 %%% it delivered last (`erldist_filter_nif:channel_check_frame/2') and logs
 %%% which one the VM refused and why, with the node's name, which the VM's
 %%% own "Invalid distribution message" report lacks.
+%%% With `{bypass_filter, true}' in the application environment (benchmarks
+%%% only, see `erldist_filter_env') there is no channel: packets are cut out
+%%% in Erlang and delivered unfiltered, the carrier's own floor.
 %%% (The process is described with its siblings in `erldist_filter_dist_ctrl'.)
 %%% @private Part of the filtering carrier, not an API.
 -module(erldist_filter_dist_input).
@@ -30,7 +33,8 @@
 -record(input, {node :: node(),
                 dhandle :: erlang:dist_handle(),
                 socket :: port() | ssl:sslsocket(),
-                channel :: term(),
+                channel :: term() | bypass,
+                buffer = <<>> :: binary(),
                 active :: non_neg_integer(),
                 messages :: messages(),
                 setopts :: fun((term(), list()) -> ok | {error, term()}),
@@ -53,7 +57,10 @@ init(Ctrl, #{node := Node, dhandle := DHandle, flags := Flags, creation := Creat
     %% The controller's death reaches us as a message, so we can say why
     %% the VM closed the connection before we go.
     _ = process_flag(trap_exit, true),
-    Channel = open_channel(Node, Creation, ConnectionId, Flags),
+    Channel = case erldist_filter_env:bypass_filter() of
+                  true -> bypass;
+                  false -> open_channel(Node, Creation, ConnectionId, Flags)
+              end,
     Ctrl ! {self(), channel_open},
     receive {Ctrl, input_handler} -> ok end,
     {Messages, SetOpts} = transport(Driver),
@@ -113,6 +120,12 @@ rearm(State = #input{socket = Socket, active = Active, setopts = SetOpts})
 rearm(State) ->
     State.
 
+deliver(State = #input{channel = bypass, buffer = Buffer}, Data) ->
+    Input = case Buffer of
+                <<>> -> Data;
+                _ -> <<Buffer/binary, Data/binary>>
+            end,
+    State#input{buffer = put_packets(State, Input)};
 deliver(State = #input{node = Node, channel = Channel, dhandle = DHandle}, Data) ->
     try erldist_filter_nif:channel_recv(Channel, [Data]) of
         Actions when is_list(Actions) ->
@@ -141,6 +154,15 @@ put_data(State, DHandle, [{emit, Frame} | Actions]) ->
 put_data(_State, _DHandle, []) ->
     ok.
 
+%% Bypass: deliver every whole packet but ticks; the partial rest waits.
+put_packets(State, <<0:32, Rest/binary>>) ->
+    put_packets(State, Rest);
+put_packets(State = #input{dhandle = DHandle}, <<Len:32, Frame:Len/binary, Rest/binary>>) ->
+    put_data(State, DHandle, [{emit, Frame}]),
+    put_packets(State, Rest);
+put_packets(_State, Rest) ->
+    Rest.
+
 %% The filter refused the traffic (or failed): this connection is done.
 fail(Node, Channel, Operation, Reason) ->
     ?LOG_WARNING(#{what => erldist_filter_closed_connection, node => Node,
@@ -153,6 +175,8 @@ fail(Node, Channel, Operation, Reason) ->
 %% The connection went down: if a frame we delivered last does not read
 %% cleanly to its end, the VM closed it for that frame; say so, with the
 %% node and the reason, as for the filter's own refusals.
+explain_refusal(#input{channel = bypass}) ->
+    ok;
 explain_refusal(#input{node = Node, channel = Channel, last = Frames}) ->
     Refusals = [R || F <- Frames,
                      {error, {erldist_filter, _, _}} = R <- [catch erldist_filter_nif:channel_check_frame(Channel, F)]],
@@ -177,6 +201,8 @@ telemetry(Node, Reason) ->
     erldist_filter_telemetry:execute([erldist_filter, connection, closed], #{count => 1},
                                      #{node => Node, reason => Reason}).
 
+stop(#input{channel = bypass}, Reason) ->
+    exit(Reason);
 stop(#input{channel = Channel}, Reason) ->
     close(Channel),
     exit(Reason).

@@ -38,6 +38,9 @@
 -export([do_accept/7]).
 -export([do_setup/7]).
 
+%% Bytes one socket read may deliver after the handshake (`buffer').
+-define(READ_BUFFER, 65536).
+
 -type driver() :: inet_tcp | inet6_tcp.
 -export_type([driver/0]).
 
@@ -307,9 +310,12 @@ hs_data(Driver, Ctrl, Socket) ->
 %% After the handshake both directions frame by hand (4-byte lengths): the
 %% sender batches many frames into one write, the receiver hands raw bytes
 %% to the NIF, which does the framing. The socket stays passive until the
-%% input process owns it.
+%% input process owns it. A raw socket reads at most `buffer' bytes at a
+%% time (1460 by default): a larger buffer means fewer messages and NIF
+%% calls per megabyte.
 pre_nodeup(Socket) ->
-    inet:setopts(Socket, [{active, false}, {packet, raw}, binary, nodelay()]).
+    inet:setopts(Socket, [{active, false}, {packet, raw}, binary, nodelay(),
+                          {buffer, ?READ_BUFFER}]).
 
 %% `net_kernel:setopts/2' on a live connection: options that would change
 %% how bytes reach the receiver (activity, framing, mode) stay ours.

@@ -17,6 +17,10 @@
 %%   `logger_capacity' and `handler' entries still override it. The
 %%   policy's own settings are under key `policy' (see
 %%   `erldist_filter_policy').</li>
+%% <li>`bypass_filter': `true' makes the carrier deliver inbound frames
+%%   without the filter (framing only). For benchmarks, to measure the
+%%   carrier's own floor; it switches off all protection. Read when a
+%%   connection starts.</li>
 %% </ul>
 %% A bad entry is logged and skipped; it never stops the NIF from loading.
 -module(erldist_filter_env).
@@ -26,6 +30,7 @@
 -export([settings/0]).
 -export([safe_settings/0]).
 -export([safe_limits/0]).
+-export([bypass_filter/0]).
 
 -type setting() :: {config, atom(), term()} | {limits, atom(), term()} | {logger_capacity, term()}
                  | {handler, module()}.
@@ -85,3 +90,9 @@ safe_limits() ->
       max_buffered_bytes => 32 * 1024 * 1024,
       max_log_bytes => 4096,
       max_new_atoms => 100000}.
+
+%% @doc Whether new connections skip the filter (`{bypass_filter, true}').
+-spec bypass_filter() -> boolean().
+bypass_filter() ->
+    _ = catch application:load(erldist_filter),
+    application:get_env(erldist_filter, bypass_filter, false) =:= true.

@@ -176,20 +176,18 @@ pub struct Control<'a> {
 pub fn decode<'a>(v: &Viewer<'a>, pos: usize) -> Result<Control<'a>, Error> {
     let mut cur = Cursor::new(v.bytes());
     cur.skip(pos)?;
+    // The head leaves the cursor at the element after the operation number.
     let head = read_head(&mut cur)?;
-    let (_, first) = v.view(pos)?.as_tuple().ok_or(Error::new(ErrorKind::MalformedControl, pos))?;
     // One pass over the elements after the operation number: view each
     // once; a leaf ends where its view ends, only compound terms are scanned.
     let mut at = [0usize; 7];
     let mut views: [Option<View<'a>>; 7] = [None; 7];
-    let mut next = first;
-    for i in 0..head.arity as usize {
+    let mut next = cur.pos();
+    for j in 0..(head.arity as usize).saturating_sub(1) {
         let (view, after) = v.view_next(next)?;
-        if let Some(j) = i.checked_sub(1) {
-            if let (Some(a), Some(w)) = (at.get_mut(j), views.get_mut(j)) {
-                *a = next;
-                *w = Some(view);
-            }
+        if let (Some(a), Some(w)) = (at.get_mut(j), views.get_mut(j)) {
+            *a = next;
+            *w = Some(view);
         }
         next = if view.sub_terms() == 0 { after } else { v.end_of(next)? };
     }

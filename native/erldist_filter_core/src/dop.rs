@@ -100,10 +100,24 @@ pub const ALL: [DopInfo; 30] = [
     info(Dop::AltactSigSend, "altact_sig_send", &[4, 5], true, Some(4)),
 ];
 
+/// Position in `ALL` by operation number (`NONE`: not defined), so that
+/// looking an operation up per message is one index, not a search.
+const BY_CODE: [u8; MAX_DOP + 1] = {
+    let mut table = [NONE; MAX_DOP + 1];
+    let mut i = 0;
+    while i < ALL.len() {
+        table[ALL[i].dop as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+const NONE: u8 = u8::MAX;
+
 impl Dop {
     /// The operation with number `code`, if OTP defines it.
     pub fn from_code(code: i64) -> Option<Dop> {
-        ALL.iter().find(|i| i.dop as i64 == code).map(|i| i.dop)
+        let index = *BY_CODE.get(usize::try_from(code).ok()?)?;
+        ALL.get(usize::from(index)).map(|i| i.dop)
     }
 
     /// Its number on the wire.
@@ -113,8 +127,8 @@ impl Dop {
 
     /// Its static facts.
     pub fn info(self) -> &'static DopInfo {
-        // ALL is complete and in code order; search keeps this total.
-        ALL.iter().find(|i| i.dop == self).unwrap_or(&ALL[0])
+        // Every `Dop` is in the table; the fallback only keeps this total.
+        BY_CODE.get(self as usize).and_then(|&i| ALL.get(usize::from(i))).unwrap_or(&ALL[0])
     }
 
     /// snake_case name.

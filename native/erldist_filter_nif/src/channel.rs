@@ -287,7 +287,34 @@ fn recv_slice<'a>(
     refresh_limits(st);
     st.channel.set_time(logger::monotonic_ms());
     let cfg = config::current();
-    let mut out = Actions::default();
+    let mut out = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    out.clear();
+    let result = recv_slice_with(env, sysname, st, bins, budget, &cfg, &mut out);
+    if out.emits.capacity() <= SCRATCH_EMITS {
+        SCRATCH.with(|s| *s.borrow_mut() = out);
+    }
+    result
+}
+
+thread_local! {
+    /// Each scheduler thread's action buffers, reused across calls so that
+    /// a small `recv` allocates nothing for them (per thread, not per
+    /// channel: idle channels hold no buffers).
+    static SCRATCH: std::cell::RefCell<Actions> = std::cell::RefCell::new(Actions::default());
+}
+
+/// A scratch that grew past this many emits is dropped, not kept.
+const SCRATCH_EMITS: usize = 4096;
+
+fn recv_slice_with<'a>(
+    env: Env<'a>,
+    sysname: &str,
+    st: &mut State,
+    bins: &[Binary<'a>],
+    budget: &mut Budget,
+    cfg: &erldist_filter_core::Config,
+    out: &mut Actions,
+) -> Result<SliceResult<'a>, RecvFailure> {
     let mut terms = Vec::new();
     let (mut idx, mut off) = (0usize, 0usize);
     while let Some(bin) = bins.get(idx) {
@@ -300,8 +327,9 @@ fn recv_slice<'a>(
         if budget.exhausted() {
             return Ok((terms, Some((idx, off))));
         }
-        let consumed = core_recv(env, st, data, &cfg, budget, &mut out)?;
+        let consumed = core_recv(env, st, data, cfg, budget, out)?;
         logger::push(env, sysname, &mut out.logs);
+        terms.reserve(out.emits.len());
         for e in out.emits.drain(..) {
             terms.push(emit_term(env, bin, off, e).map_err(|_| RecvFailure::BadEmit)?);
         }

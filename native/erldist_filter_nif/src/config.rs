@@ -27,7 +27,14 @@ fn switch_names() -> [&'static str; 6] {
 
 /// The switches as they are now.
 pub fn current() -> Config {
+    // Read on every `channel_recv` call: one table lookup, no name matching.
+    static BY_BITS: Lazy<Vec<Config>> = Lazy::new(|| (0..1u16 << 6).map(config_of).collect());
     let bits = SWITCHES.load(Ordering::Relaxed);
+    BY_BITS.get(usize::from(bits)).copied().unwrap_or_else(|| config_of(u16::from(bits)))
+}
+
+/// The `Config` with the switches of bit set `bits` on.
+fn config_of(bits: u16) -> Config {
     let mut cfg = Config::default();
     for (i, name) in switch_names().iter().enumerate() {
         cfg.set(name, bits & (1 << i) != 0);
