@@ -49,6 +49,9 @@ inspection_keeps_ordinary_traffic_working(Config) ->
     ?assertEqual(BNode, peer:call(A, erpc, call, [BNode, erlang, node, []])),
     %% a remote link never reaches B
     ok = peer:call(A, erlang, apply, [fun() -> true = link(Echo), ok end, []]),
+    %% a call after it on the same connection: once answered, B has read
+    %% the link too (frames are handled in order)
+    ?assertEqual({echo, sync}, peer:call(A, gen_server, call, [{edf_env_echo, BNode}, sync])),
     Rx = rx_stats(B),
     ?assertMatch(#{seen := 1, drop := 1}, maps:get(dop_link, Rx)),
     ?assertMatch({links, []}, peer:call(B, erlang, process_info, [Echo, links])),

@@ -188,6 +188,10 @@ ssl_dist_opt_arguments(Config) ->
     {ok, #{subject := [{cn, <<"edf_b">>} | _]}} =
         call(A, erldist_filter, peer_certificate, [node_of(B)]),
     true = call(A, erlang, disconnect_node, [node_of(B)]),
+    %% B connects anew once it has seen the old connection go (a ping over
+    %% the one being torn down could fail)
+    ?assertEqual(false, wait_for(fun() -> lists:member(node_of(A), call(B, erlang, nodes, [])) end,
+                                 false)),
     ?assertEqual(pong, call(B, net_adm, ping, [node_of(A)])).
 
 %% The optfile's options as `-ssl_dist_opt server_certfile F ...'.
