@@ -64,6 +64,8 @@ struct State {
     owner_mon: Option<Monitor>,
     tracer: Option<(LocalPid, Option<Monitor>)>,
     limits_gen: u64,
+    /// Whether a rate limit is on: only then does the channel need the time.
+    rated: bool,
 }
 
 /// The resource behind a `Channel` term.
@@ -183,7 +185,7 @@ fn channel_open<'a>(
         state: Mutex::new(None),
     });
     let owner_mon = res.monitor(Some(env), &owner);
-    *res.state.lock() = Some(State { channel, owner, owner_mon, tracer: None, limits_gen });
+    *res.state.lock() = Some(State { channel, owner, owner_mon, tracer: None, limits_gen, rated: is_rated(&limits) });
     TABLE.lock().push(res.clone());
     stats::bump(&stats::CREATE, 1);
     Ok(res.encode(env))
@@ -213,9 +215,15 @@ fn demonitor_all(env: Env, ch: &ResourceArc<ChannelResource>, st: &State) {
 }
 
 /// The input as binaries: one binary, or a proper list of binaries.
-fn input_binaries<'a>(input: Term<'a>) -> NifResult<Vec<Binary<'a>>> {
+/// The carrier passes a one-element list per read: that needs no `Vec`.
+fn input_binaries<'a>(input: Term<'a>) -> NifResult<Inputs<'a>> {
     if input.is_binary() {
-        return Ok(vec![Binary::from_term(input)?]);
+        return Ok(Inputs::One([Binary::from_term(input)?]));
+    }
+    if let Ok((head, rest)) = input.list_get_cell() {
+        if head.is_binary() && rest.is_empty_list() {
+            return Ok(Inputs::One([Binary::from_term(head)?]));
+        }
     }
     let mut out = Vec::new();
     let mut tail = input;
@@ -227,7 +235,23 @@ fn input_binaries<'a>(input: Term<'a>) -> NifResult<Vec<Binary<'a>>> {
         out.push(Binary::from_term(head)?);
         tail = rest;
     }
-    Ok(out)
+    Ok(Inputs::Many(out))
+}
+
+/// The binaries of one `channel_recv` input.
+enum Inputs<'a> {
+    One([Binary<'a>; 1]),
+    Many(Vec<Binary<'a>>),
+}
+
+impl<'a> std::ops::Deref for Inputs<'a> {
+    type Target = [Binary<'a>];
+    fn deref(&self) -> &[Binary<'a>] {
+        match self {
+            Inputs::One(one) => one,
+            Inputs::Many(many) => many,
+        }
+    }
 }
 
 fn emit_term<'a>(env: Env<'a>, src: &Binary<'a>, base: usize, e: Emit) -> NifResult<Term<'a>> {
@@ -266,13 +290,23 @@ fn core_recv(
 /// (`(index, offset)` into the binaries), if any is left.
 type SliceResult<'a> = (Vec<Term<'a>>, Option<(usize, usize)>);
 
-/// Apply the global limits if they changed since this channel last looked.
+/// Apply the global limits if they changed since this channel last looked,
+/// and give a rate-limited channel the time.
 fn refresh_limits(st: &mut State) {
     if st.limits_gen != config::limits_generation() {
         let (limits, gen) = config::limits();
+        st.rated = is_rated(&limits);
         st.channel.set_limits(limits);
         st.limits_gen = gen;
     }
+    // Reading the clock costs more than a small packet's framing.
+    if st.rated {
+        st.channel.set_time(logger::monotonic_ms());
+    }
+}
+
+fn is_rated(limits: &erldist_filter_core::Limits) -> bool {
+    limits.max_bytes_per_sec != 0 || limits.max_messages_per_sec != 0
 }
 
 /// Feed as much of `bins` as one slice allows. Returns the actions and,
@@ -285,7 +319,6 @@ fn recv_slice<'a>(
     budget: &mut Budget,
 ) -> Result<SliceResult<'a>, RecvFailure> {
     refresh_limits(st);
-    st.channel.set_time(logger::monotonic_ms());
     let cfg = config::current();
     let mut out = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     out.clear();
@@ -364,7 +397,6 @@ fn recv_frame<'a>(
         }
     };
     refresh_limits(st);
-    st.channel.set_time(logger::monotonic_ms());
     let cfg = config::current();
     // A frame cannot be split: the budget only has to cover it.
     let units = (frame.len() as u64).saturating_mul(4).saturating_add(SLICE_BUDGET);

@@ -37,7 +37,7 @@
 //! count from the start of the binary); bad arguments raise `badarg`.
 
 use erldist_filter_core::control;
-use erldist_filter_core::term::{tag, FunView, ScanContext, View, Viewer};
+use erldist_filter_core::term::{tag, FunHead, ScanContext, View, Viewer};
 use erldist_filter_core::{Atom as CoreAtom, Dop, Error as CoreError, ErrorKind};
 use rustler::schedule::consume_timeslice;
 use rustler::types::tuple::{get_tuple, make_tuple};
@@ -335,18 +335,19 @@ fn inline_cache_refs(v: &Viewer, start: usize, atoms: &[CoreAtom]) -> Res<Vec<u8
 // vterm
 
 /// A compound whose sub-terms are being decoded.
-struct Frame<'e, 'b> {
-    open: Open<'e, 'b>,
+struct Frame<'e> {
+    open: Open<'e>,
     items: Vec<Term<'e>>,
     left: u64,
 }
 
-enum Open<'e, 'b> {
+enum Open<'e> {
     Tuple { small: bool, arity: u32 },
     List { len: u32 },
     Map { arity: u32 },
-    /// The record fields before `free_vars`, and the view (to check the size).
-    Fun { head: Vec<Term<'e>>, view: FunView<'b> },
+    /// The record fields before `free_vars`, and where the fun is (to check
+    /// its size).
+    Fun { head: Vec<Term<'e>>, view: FunHead },
     Record { num_fields: u32, exported: bool, module: Term<'e>, name: Term<'e>, at: usize },
 }
 
@@ -382,7 +383,7 @@ impl<'e, 'b> Builder<'e, 'b> {
 
     /// The vterm of the term at `pos`, and the position after it.
     fn vterm(&mut self, pos: usize) -> Res<(Term<'e>, usize)> {
-        let mut stack: Vec<Frame<'e, 'b>> = Vec::new();
+        let mut stack: Vec<Frame<'e>> = Vec::new();
         let mut pos = pos;
         loop {
             let view = self.viewer.view(pos)?;
@@ -433,7 +434,7 @@ impl<'e, 'b> Builder<'e, 'b> {
     }
 
     /// Open a compound: its frame and the position of its first sub-term.
-    fn open(&mut self, pos: usize, view: &View<'b>) -> Res<(Frame<'e, 'b>, usize)> {
+    fn open(&mut self, pos: usize, view: &View<'b>) -> Res<(Frame<'e>, usize)> {
         let t = self.tag_at(pos)?;
         let left = view.sub_terms();
         let (open, first) = match *view {
@@ -442,12 +443,13 @@ impl<'e, 'b> Builder<'e, 'b> {
             View::Map { arity, first } => (Open::Map { arity }, first),
             View::Fun(f) => {
                 let [module, old_index, old_uniq, pid] = fun_fields(&self.viewer, pos)?;
+                let fields = self.viewer.fun(pos)?;
                 let uniq_at = pos + 6;
                 let head = vec![
                     self.enc(f.size),
-                    self.enc(f.arity),
+                    self.enc(fields.arity),
                     self.sub(uniq_at, uniq_at + 16)?,
-                    self.enc(f.index),
+                    self.enc(fields.index),
                     self.enc(f.num_free),
                     self.flat(module)?,
                     self.flat(old_index)?,
@@ -475,7 +477,7 @@ impl<'e, 'b> Builder<'e, 'b> {
     }
 
     /// The record of a completed compound ending at `end`.
-    fn finish(&self, frame: Frame<'e, 'b>, end: usize) -> Res<Term<'e>> {
+    fn finish(&self, frame: Frame<'e>, end: usize) -> Res<Term<'e>> {
         let mut items = frame.items;
         Ok(match frame.open {
             Open::Tuple { small, arity } => {

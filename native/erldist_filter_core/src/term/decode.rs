@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind};
 
 use super::atom_ref::AtomRef;
 use super::context::{AtomResolver, ScanContext};
-use super::head::{need_terms, read_view};
+use super::head::{need_terms, read_fun_at, read_view};
 use super::value::{Fun, Pid, Port, Record, Ref, Term};
 use super::view::{FunView, PidView, View};
 
@@ -39,13 +39,18 @@ pub fn decode(
         let subs = view.sub_terms();
         pending += subs;
         need_terms(&cur, pending)?;
+        // A fun's view holds only its extent: read its fields.
+        let fun = match view {
+            View::Fun(_) => Some(read_fun_at(bytes, at, ctx, Some(atoms))?),
+            _ => None,
+        };
         let mut value = if subs == 0 {
-            leaf(&view, at)?
+            leaf(&view, fun.as_ref(), at)?
         } else {
             if stack.len() >= usize::try_from(ctx.max_depth).unwrap_or(usize::MAX) {
                 return Err(Error::new(ErrorKind::TooDeep, at));
             }
-            stack.push(Frame::open(&view, subs, at)?);
+            stack.push(Frame::open(&view, fun.as_ref(), subs, at)?);
             continue;
         };
         // Hand the finished value to its parent; close every parent it fills.
@@ -87,14 +92,15 @@ enum Kind {
 }
 
 impl Frame {
-    fn open(view: &View<'_>, subs: u64, at: usize) -> Result<Frame, Error> {
+    fn open(view: &View<'_>, fun: Option<&FunView<'_>>, subs: u64, at: usize) -> Result<Frame, Error> {
         let cap = |n: u32| usize::try_from(n).unwrap_or(0);
         let kind = match *view {
             View::Tuple { arity, .. } => Kind::Tuple(Vec::with_capacity(cap(arity))),
             View::List { len, .. } => Kind::List(Vec::with_capacity(cap(len)), len),
             View::Map { arity, .. } => Kind::Map(Vec::with_capacity(cap(arity)), None),
             View::Fun(f) => {
-                let mut fun = fun_without_free(&f, at)?;
+                let fields = fun.ok_or(Error::new(ErrorKind::MalformedTerm, at))?;
+                let mut fun = fun_without_free(fields, at)?;
                 fun.free = Vec::with_capacity(cap(f.num_free));
                 Kind::Fun(Box::new(fun), f.start, f.size)
             }
@@ -179,7 +185,7 @@ impl Frame {
 }
 
 /// A term with no sub-terms (including empty compounds).
-fn leaf(view: &View<'_>, at: usize) -> Result<Term, Error> {
+fn leaf(view: &View<'_>, fun: Option<&FunView<'_>>, at: usize) -> Result<Term, Error> {
     Ok(match *view {
         View::Atom(a) => match a.cache_index {
             Some(index) => Term::CacheRef {
@@ -214,7 +220,10 @@ fn leaf(view: &View<'_>, at: usize) -> Result<Term, Error> {
             creation: r.creation,
             ids: r.ids().collect(),
         }),
-        View::Fun(f) => Term::Fun(Box::new(fun_without_free(&f, at)?)),
+        View::Fun(_) => {
+            let fields = fun.ok_or(Error::new(ErrorKind::MalformedTerm, at))?;
+            Term::Fun(Box::new(fun_without_free(fields, at)?))
+        }
         View::Export {
             module,
             function,

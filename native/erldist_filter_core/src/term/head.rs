@@ -159,7 +159,7 @@ pub(crate) fn read_view<'a>(
                 ids,
             })
         }
-        tag::NEW_FUN => View::Fun(read_fun_body(cur, ctx, atoms)?),
+        tag::NEW_FUN => View::Fun(read_fun_body(cur, ctx, atoms)?.head()),
         tag::EXPORT => {
             let module = read_atom(cur, ctx, atoms)?;
             let function = read_atom(cur, ctx, atoms)?;
@@ -197,6 +197,22 @@ pub(crate) fn read_view<'a>(
         _ => return Err(Error::new(ErrorKind::UnsupportedTag, at)),
     };
     Ok(view)
+}
+
+/// Every field of the `NEW_FUN_EXT` at `pos` of `bytes`, checked as
+/// [`read_view`] checks it.
+pub(crate) fn read_fun_at<'a>(
+    bytes: &'a [u8],
+    pos: usize,
+    ctx: &ScanContext,
+    atoms: Atoms<'a>,
+) -> Result<FunView<'a>, Error> {
+    let mut cur = Cursor::new(bytes);
+    cur.skip(pos)?;
+    match cur.u8()? {
+        tag::NEW_FUN => read_fun_body(&mut cur, ctx, atoms),
+        _ => Err(Error::new(ErrorKind::MalformedTerm, pos)),
+    }
 }
 
 /// A 32-bit length as `usize` (saturating on 16-bit targets, where the

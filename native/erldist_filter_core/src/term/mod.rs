@@ -32,4 +32,4 @@ pub use decode::decode;
 pub use encode::{encode, encode_with, AtomEncoding, EncodeOptions};
 pub use scan::{skip_term, Scan, Scanner, TermFlags};
 pub use value::{Fun, Pid, Port, Record, Ref, Term};
-pub use view::{Elements, FunView, PidView, PortView, RecordView, RefView, View, Viewer};
+pub use view::{Elements, FunHead, FunView, PidView, PortView, RecordView, RefView, View, Viewer};

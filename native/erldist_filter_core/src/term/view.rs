@@ -12,7 +12,7 @@ use crate::error::Error;
 
 use super::atom_ref::AtomRef;
 use super::context::{AtomResolver, ScanContext};
-use super::head::read_view;
+use super::head::{read_fun_at, read_view};
 use super::scan::skip_term;
 
 /// The head of one term. Positions are offsets into the viewed bytes.
@@ -71,8 +71,10 @@ pub enum View<'a> {
     Port(PortView<'a>),
     /// A reference.
     Ref(RefView<'a>),
-    /// A closure (`NEW_FUN_EXT`).
-    Fun(FunView<'a>),
+    /// A closure (`NEW_FUN_EXT`): where it is and what follows; its other
+    /// fields come from [`Viewer::fun`] (kept out so that every view stays
+    /// small: views are copied per term on the hot path).
+    Fun(FunHead),
     /// `fun M:F/A` (`EXPORT_EXT`).
     Export {
         /// Module.
@@ -130,6 +132,26 @@ impl RefView<'_> {
     }
 }
 
+/// Where a closure (`NEW_FUN_EXT`) is and what follows its fixed fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FunHead {
+    /// Position of the size field (just after the tag).
+    pub start: usize,
+    /// Declared size in bytes, from `start` to the end of the fun.
+    pub size: u32,
+    /// Number of free variables.
+    pub num_free: u32,
+    /// Position of the first free variable.
+    pub first_free: usize,
+}
+
+impl FunHead {
+    /// Whether a fun ending at `end` has the declared size.
+    pub fn size_matches(&self, end: usize) -> bool {
+        end.checked_sub(self.start) == usize::try_from(self.size).ok()
+    }
+}
+
 /// A closure's fields (`NEW_FUN_EXT`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FunView<'a> {
@@ -160,7 +182,12 @@ pub struct FunView<'a> {
 impl FunView<'_> {
     /// Whether a fun ending at `end` has the declared size.
     pub fn size_matches(&self, end: usize) -> bool {
-        end.checked_sub(self.start) == usize::try_from(self.size).ok()
+        self.head().size_matches(end)
+    }
+
+    /// Its position and extent.
+    pub fn head(&self) -> FunHead {
+        FunHead { start: self.start, size: self.size, num_free: self.num_free, first_free: self.first_free }
     }
 }
 
@@ -302,6 +329,12 @@ impl<'a> Viewer<'a> {
         let mut cur = Cursor::new(self.bytes);
         cur.skip(pos)?;
         read_view(&mut cur, &self.ctx, Some(self.atoms))
+    }
+
+    /// Every field of the closure at `pos` (`MalformedTerm` if there is
+    /// none).
+    pub fn fun(&self, pos: usize) -> Result<FunView<'a>, Error> {
+        read_fun_at(self.bytes, pos, &self.ctx, Some(self.atoms))
     }
 
     /// The head of the term at `pos` and the position just after that head:
