@@ -231,16 +231,32 @@ fn atoms_inside_pids_and_funs_count_too() {
     pid.extend(atom(b"evil@nowhere"));
     pid.extend([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
     let export = [&[113][..], &atom(b"evil_mod"), &atom(b"evil_fun"), &[97, 0]].concat();
-    let payload = [&[104, 2][..], &pid, &export].concat();
+    // A closure (NEW_FUN_EXT) whose module is new, no free variables.
+    let mut fun_body = vec![0u8];
+    fun_body.extend([0u8; 16]);
+    fun_body.extend([0, 0, 0, 0, 0, 0, 0, 0]);
+    fun_body.extend(atom(b"evil_closure_mod"));
+    fun_body.extend([97, 0, 97, 0, 88]);
+    fun_body.extend(atom(b"a@127.0.0.1"));
+    fun_body.extend([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+    let size = (fun_body.len() + 4) as u32;
+    let fun = [&[112][..], &size.to_be_bytes(), &fun_body].concat();
+    let payload = [&[104, 3][..], &pid, &export, &fun].concat();
     let frames = vec![frame_normal(&send_refs(), &send_control(), &payload)];
     let all = vec![
         b"evil@nowhere".to_vec(),
         b"evil_mod".to_vec(),
         b"evil_fun".to_vec(),
+        b"evil_closure_mod".to_vec(),
     ];
     let out = feed(&mut ch, &vm, &frames, &Config::default(), &all).unwrap();
     assert!(all.iter().all(|n| !contains(&out[0], n)));
     assert_eq!(ch.stats().snapshot().atom_drop_count, 1);
+    // With room for all four, the closure's module is what makes the fourth.
+    let mut roomy = channel(limits(4, Policy::Drop));
+    let vm = Vm::with(&KNOWN);
+    assert_eq!(feed(&mut roomy, &vm, &frames, &Config::default(), &all).unwrap(), frames);
+    assert_eq!(roomy.stats().snapshot().new_atom_count, 4);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind};
 
 use super::atom_ref::AtomRef;
 use super::context::ScanContext;
-use super::head::{need_terms, read_view};
+use super::head::{need_terms, read_fun_at, read_view};
 use super::view::View;
 
 /// What a scanned term contained that the statistics count.
@@ -84,7 +84,7 @@ impl Scanner {
         budget: &mut Budget,
         ctx: &ScanContext,
     ) -> Result<Scan, Error> {
-        self.run_visiting(bytes, pos, budget, ctx, &mut |_| Ok(()))
+        self.step::<false, _>(bytes, pos, budget, ctx, &mut |_| Ok(()))
     }
 
     /// [`Scanner::run`], calling `visit` with every atom written out in the
@@ -92,6 +92,22 @@ impl Scanner {
     /// inside pids, ports, references, funs, exports and records. An error
     /// from `visit` ends the scan with that error.
     pub fn run_visiting<'b, F>(
+        &mut self,
+        bytes: &'b [u8],
+        pos: &mut usize,
+        budget: &mut Budget,
+        ctx: &ScanContext,
+        visit: &mut F,
+    ) -> Result<Scan, Error>
+    where
+        F: FnMut(AtomRef<'b>) -> Result<(), Error>,
+    {
+        self.step::<true, F>(bytes, pos, budget, ctx, visit)
+    }
+
+    /// The scan; `ATOMS` says whether atoms are visited (a fun's atoms are
+    /// not in its head and cost a second read).
+    fn step<'b, const ATOMS: bool, F>(
         &mut self,
         bytes: &'b [u8],
         pos: &mut usize,
@@ -114,13 +130,15 @@ impl Scanner {
                 self.atoms_pending -= 1;
             }
             self.pending -= 1;
-            view.try_for_each_atom(|a| {
-                if a.cache_index.is_none() {
-                    visit(a)
-                } else {
-                    Ok(())
+            if ATOMS {
+                let mut inline = |a: AtomRef<'b>| if a.cache_index.is_none() { visit(a) } else { Ok(()) };
+                view.try_for_each_atom(&mut inline)?;
+                if let View::Fun(_) = view {
+                    let fun = read_fun_at(bytes, at, ctx, None)?;
+                    inline(fun.module)?;
+                    inline(fun.pid.node)?;
                 }
-            })?;
+            }
             match view {
                 View::Export { .. } => self.flags.has_export = true,
                 View::Fun(_) => self.flags.has_new_fun = true,

@@ -221,7 +221,9 @@ impl<'a> View<'a> {
     }
 
     /// Call `f` with every atom read with this head: the atom itself, or
-    /// the atoms inside a pid, port, reference, fun, export or record.
+    /// the atoms inside a pid, port, reference, export or record. (A fun's
+    /// module and pid are not in its head: read them with
+    /// [`Viewer::fun`].)
     pub fn try_for_each_atom<E>(
         &self,
         mut f: impl FnMut(AtomRef<'a>) -> Result<(), E>,
@@ -231,7 +233,6 @@ impl<'a> View<'a> {
             View::Pid(p) => f(p.node),
             View::Port(p) => f(p.node),
             View::Ref(r) => f(r.node),
-            View::Fun(fun) => f(fun.module).and_then(|()| f(fun.pid.node)),
             View::Export {
                 module, function, ..
             } => f(module).and_then(|()| f(function)),
