@@ -37,7 +37,7 @@ defmodule ErldistFilter.MixProject do
         links: %{"C NIF it re-implements" => "https://github.com/WhatsApp/erldist_filter"},
         # The Rust sources too: native/build.sh builds the NIF on the user's machine.
         files: ~w(erlang_src include elixir_lib native priv/.keep Cargo.toml Cargo.lock
-                  rebar.config mix.exs README.md)
+                  rebar.config mix.exs README.md LICENSE)
       ]
     ]
   end
