@@ -38,8 +38,9 @@
                 active :: non_neg_integer(),
                 messages :: messages(),
                 setopts :: fun((term(), list()) -> ok | {error, term()}),
-                %% the frames of the last delivery, to explain a refusal
-                last = [] :: [binary()]}).
+                %% the actions of the last delivery (kept as returned: no
+                %% work per packet), to explain a refusal
+                last = [] :: [erldist_filter_nif:action()]}).
 
 %% The tags of what an active socket sends its owner: data, passive,
 %% closed, error.
@@ -129,7 +130,7 @@ deliver(State = #input{channel = bypass, buffer = Buffer}, Data) ->
 deliver(State = #input{node = Node, channel = Channel, dhandle = DHandle}, Data) ->
     try erldist_filter_nif:channel_recv(Channel, [Data]) of
         Actions when is_list(Actions) ->
-            Delivering = State#input{last = [F || {emit, F} <- Actions]},
+            Delivering = State#input{last = Actions},
             put_data(Delivering, DHandle, Actions),
             Delivering;
         {error, Reason} ->
@@ -177,8 +178,8 @@ fail(Node, Channel, Operation, Reason) ->
 %% node and the reason, as for the filter's own refusals.
 explain_refusal(#input{channel = bypass}) ->
     ok;
-explain_refusal(#input{node = Node, channel = Channel, last = Frames}) ->
-    Refusals = [R || F <- Frames,
+explain_refusal(#input{node = Node, channel = Channel, last = Actions}) ->
+    Refusals = [R || {emit, F} <- Actions,
                      {error, {erldist_filter, _, _}} = R <- [catch erldist_filter_nif:channel_check_frame(Channel, F)]],
     case Refusals of
         [Reason | _] ->

@@ -12,8 +12,8 @@
 %%%   `destroy', and `rx_stats.limit_hits' for limits);
 %%% - the filter's warning (domain `[erldist_filter]') names the node and
 %%%   the reason `{erldist_filter, Kind, #{offset, limit, message}}'; where
-%%%   the filter leaves a term to the VM (no inspection) the VM's own log
-%%%   event is checked instead;
+%%%   the filter leaves a term to the VM (no inspection) and the VM closes
+%%%   the connection, the same warning with `operation => vm_put_data';
 %%% - what the victim holds stays within the configured limits: the
 %%%   channels' `buffered_bytes' (NIF-reported) and, as coarse guards,
 %%%   `erlang:memory(total)' and the OS's resident set size.

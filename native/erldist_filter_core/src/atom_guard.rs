@@ -16,7 +16,7 @@ use crate::atom::Atom;
 use crate::control;
 use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind};
-use crate::header::{TableEntry, VERSION_MAGIC};
+use crate::header::TableEntry;
 use crate::inspect::Whole;
 use crate::term::{tag, AtomRef, Scan, ScanContext, Scanner};
 use crate::Budget;
@@ -150,18 +150,14 @@ impl AtomGuard {
         if body.len() <= SMALL_BODY && !body.iter().any(tagged) {
             return Ok(());
         }
-        let ctx = if m.external {
-            ScanContext::external()
-        } else {
-            ScanContext::internal(m.table.len() as u8)
-        };
-        let mut pos = skip_magic(m, m.body)?;
+        let ctx = m.scan_context();
+        let mut pos = m.term_at(m.body)?;
         let mut head = Cursor::new(m.bytes);
         head.skip(pos)?;
         let has_payload = control::read_head(&mut head)?.dop.info().has_payload;
         self.note_term(m.bytes, &mut pos, &ctx, oracle, budget)?;
         if has_payload {
-            pos = skip_magic(m, pos)?;
+            pos = m.term_at(pos)?;
             self.note_term(m.bytes, &mut pos, &ctx, oracle, budget)?;
         }
         Ok(())
@@ -184,17 +180,5 @@ impl AtomGuard {
             == Scan::Yield
         {}
         Ok(())
-    }
-}
-
-/// Position after the 131 at `at` in external encoding ('p' frames).
-fn skip_magic(m: &Whole<'_>, at: usize) -> Result<usize, Error> {
-    if !m.external {
-        return Ok(at);
-    }
-    match m.bytes.get(at) {
-        Some(&VERSION_MAGIC) => Ok(at + 1),
-        Some(_) => Err(Error::new(ErrorKind::BadMagic, at)),
-        None => Err(Error::new(ErrorKind::Truncated, at)),
     }
 }

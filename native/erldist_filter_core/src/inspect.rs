@@ -55,6 +55,28 @@ pub struct Whole<'m> {
     pub external: bool,
 }
 
+impl Whole<'_> {
+    /// How its terms are read: external encoding, or internal after the
+    /// header's references.
+    pub fn scan_context(&self) -> ScanContext {
+        if self.external {
+            ScanContext::external()
+        } else {
+            ScanContext::internal(self.table.len() as u8)
+        }
+    }
+
+    /// Where the term (control or payload) whose encoding starts at `at`
+    /// begins: after its 131 in external encoding, at `at` otherwise.
+    pub fn term_at(&self, at: usize) -> Result<usize, Error> {
+        if self.external {
+            skip_magic(self.bytes, at)
+        } else {
+            Ok(at)
+        }
+    }
+}
+
 /// What inspection found and decided.
 #[derive(Debug)]
 pub struct Inspected {
@@ -79,9 +101,9 @@ pub fn inspect(
     sort: &mut u64,
     limits: &Limits,
 ) -> Result<Inspected, Error> {
-    let ctx = if m.external { ScanContext::external() } else { ScanContext::internal(m.table.len() as u8) };
+    let ctx = m.scan_context();
     let v = Viewer::new(m.bytes, ctx, &m.table);
-    let control_at = if m.external { skip_magic(m.bytes, m.body)? } else { m.body };
+    let control_at = m.term_at(m.body)?;
     if !dpi {
         let mut cur = crate::cursor::Cursor::new(m.bytes);
         cur.skip(control_at)?;
@@ -91,7 +113,7 @@ pub fn inspect(
     let ctrl = control::decode(&v, control_at)?;
     let dop = ctrl.head.dop;
     let payload = if dop.info().has_payload {
-        let at = if m.external { skip_magic(m.bytes, ctrl.range.end)? } else { ctrl.range.end };
+        let at = m.term_at(ctrl.range.end)?;
         if at >= m.bytes.len() {
             return Err(Error::new(ErrorKind::Truncated, at));
         }
@@ -129,12 +151,12 @@ const EMIT: Decision = Decision { verdict: Verdict::Emit, log: false };
 /// types, payload tags and lengths), without classifying it: the error
 /// the VM would refuse it with, if any.
 pub fn check(m: &Whole<'_>) -> Result<(), Error> {
-    let ctx = if m.external { ScanContext::external() } else { ScanContext::internal(m.table.len() as u8) };
+    let ctx = m.scan_context();
     let v = Viewer::new(m.bytes, ctx, &m.table);
-    let control_at = if m.external { skip_magic(m.bytes, m.body)? } else { m.body };
+    let control_at = m.term_at(m.body)?;
     let ctrl = control::decode(&v, control_at)?;
     if ctrl.head.dop.info().has_payload {
-        let mut at = if m.external { skip_magic(m.bytes, ctrl.range.end)? } else { ctrl.range.end };
+        let mut at = m.term_at(ctrl.range.end)?;
         crate::term::skip_term(m.bytes, &mut at, &ctx)?;
     }
     Ok(())
