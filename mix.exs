@@ -51,7 +51,10 @@ defmodule ErldistFilter.MixProject do
         :erldist_filter_budget,
         :erldist_filter_telemetry_poller
       ],
-      extra_applications: [:kernel, :stdlib, :elixir]
+      # The TLS carrier uses ssl and public_key when (and only when) it is
+      # configured; Elixir 1.15+ puts only declared applications on the
+      # code path, so declare them, optional.
+      extra_applications: [:kernel, :stdlib, :elixir, public_key: :optional, ssl: :optional]
     ]
   end
 end

@@ -29,7 +29,7 @@
 -export([socket/1]).
 -export([handshake_send/2]).
 -export([handshake_recv/3]).
--export([handshake_complete/3]).
+-export([handshake_complete_fun/2]).
 -export([tick/1]).
 
 %% Spawned entry point.
@@ -81,10 +81,25 @@ handshake_recv(Ctrl, Length, Timeout) ->
         Other -> Other
     end.
 
-%% @doc `f_handshake_complete' for `dist_util': start the data phase.
--spec handshake_complete(pid(), node(), erlang:dist_handle()) -> ok.
-handshake_complete(Ctrl, Node, DHandle) ->
-    call(Ctrl, {handshake_complete, Node, DHandle}).
+%% @doc `f_handshake_complete' for `dist_util': start the data phase, after
+%% `Before(Node)'. From OTP 29 `dist_util' calls it with a fourth argument
+%% holding the negotiated flags and the peer's creation, which the
+%% controller then takes as they are; older releases call it with three,
+%% and the controller uses what it learnt by watching the handshake.
+-spec handshake_complete_fun(pid(), fun((node()) -> ok)) -> function().
+handshake_complete_fun(Ctrl, Before) ->
+    case list_to_integer(erlang:system_info(otp_release)) >= 29 of
+        true ->
+            fun(C, Node, DHandle, #{flags := Flags, creation := Creation}) when C =:= Ctrl ->
+                    ok = Before(Node),
+                    call(Ctrl, {handshake_complete, Node, DHandle, {ok, Flags, Creation}})
+            end;
+        false ->
+            fun(C, Node, DHandle) when C =:= Ctrl ->
+                    ok = Before(Node),
+                    call(Ctrl, {handshake_complete, Node, DHandle, observed})
+            end
+    end.
 
 %% @doc `mf_tick' for `dist_util': the sender writes the tick, so the
 %% ticker never blocks on a busy socket.
@@ -137,8 +152,8 @@ handshake_loop(State = #ctrl{driver = Driver, socket = Socket, handshake = HS}) 
                     From ! {Ref, Error},
                     handshake_loop(State)
             end;
-        {Ref, From, {handshake_complete, Node, DHandle}} ->
-            start_data_phase(State, Node, DHandle),
+        {Ref, From, {handshake_complete, Node, DHandle, Negotiated}} ->
+            start_data_phase(State, Node, DHandle, Negotiated),
             From ! {Ref, ok},
             process_flag(priority, normal),
             erldist_filter_dist_output:loop(Driver, Socket, DHandle)
@@ -147,11 +162,11 @@ handshake_loop(State = #ctrl{driver = Driver, socket = Socket, handshake = HS}) 
 %% Hand the socket to a new receiver that has already opened its NIF
 %% channel, register it as the input handler, then let it read.
 start_data_phase(#ctrl{driver = Driver, socket = Socket, ticker = Ticker,
-                       handshake = HS}, Node, DHandle) ->
+                       handshake = HS}, Node, DHandle, Negotiated) ->
     {ok, Flags, Creation} =
-        case erldist_filter_dist_handshake:negotiated(HS) of
-            {ok, _, _} = Negotiated -> Negotiated;
-            {error, incomplete} -> exit({handshake_not_observed, Node})
+        case Negotiated of
+            {ok, _, _} -> Negotiated;
+            observed -> observed(HS, Node)
         end,
     Opened = #{node => Node, dhandle => DHandle, flags => Flags,
                creation => Creation, connection_id => connection_id(DHandle),
@@ -163,6 +178,12 @@ start_data_phase(#ctrl{driver = Driver, socket = Socket, ticker = Ticker,
     ok = erlang:dist_ctrl_input_handler(DHandle, Input),
     Input ! {self(), input_handler},
     ok.
+
+observed(HS, Node) ->
+    case erldist_filter_dist_handshake:negotiated(HS) of
+        {ok, _, _} = Negotiated -> Negotiated;
+        {error, incomplete} -> exit({handshake_not_observed, Node})
+    end.
 
 %% OTP 25's dist handle is `{ConnectionId, DistEntryRef}'; it is opaque, so
 %% fall back to 0 if that ever changes.

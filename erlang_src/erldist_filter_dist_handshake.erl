@@ -17,10 +17,16 @@
 %%% |        |   Creation; 's' "named:" with |   (the peer's)                |
 %%% |        |   the creation we assigned    |                               |
 %%%
-%%% The pre-OTP 23 'n' messages carry 32-bit flags and no creation; OTP 25
-%%% neither sends nor accepts them, they parse here only so that a
-%%% transcript from an older peer is understood (creation 0 = unknown).
-%%% Status ('s'), reply ('r') and ack ('a') messages carry neither.
+%%% The old 'n' messages carry 32-bit flags and no creation (0 = unknown).
+%%% An OTP 23/24 node that does not know its peer's version sends its name
+%%% as 'n' and, once told the peer speaks the new protocol, the rest in a
+%%% complement 'c' (the high flags and its creation); OTP 25.3 and later
+%%% accept that again, so the accepting side reads both. Status ('s'),
+%%% reply ('r') and ack ('a') messages carry neither.
+%%%
+%%% From OTP 29 `dist_util' hands the carrier the negotiated flags and
+%%% creation itself (see `erldist_filter_dist_ctrl'); this observer serves
+%%% the releases before.
 %%% @private Part of the filtering carrier, not an API.
 -module(erldist_filter_dist_handshake).
 
@@ -78,6 +84,9 @@ received(accept, <<$n, _Version:16, Flags:32, _/binary>>, State) ->
     State#{other_flags := Flags, other_creation := 0};
 received(setup, <<$n, _Version:16, Flags:32, _Challenge:32, _/binary>>, State) ->
     State#{other_flags := Flags, other_creation := 0};
+received(accept, <<$c, FlagsHigh:32, Creation:32>>, State = #{other_flags := Flags})
+  when is_integer(Flags) ->
+    State#{other_flags := Flags bor (FlagsHigh bsl 32), other_creation := Creation};
 received(_Role, _Other, State) ->
     State.
 

@@ -180,7 +180,7 @@ explain_refusal(#input{channel = bypass}) ->
     ok;
 explain_refusal(#input{node = Node, channel = Channel, last = Actions}) ->
     Refusals = [R || {emit, F} <- Actions,
-                     {error, {erldist_filter, _, _}} = R <- [catch erldist_filter_nif:channel_check_frame(Channel, F)]],
+                     {error, {erldist_filter, _, _}} = R <- [check_frame(Channel, F)]],
     case Refusals of
         [Reason | _] ->
             ?LOG_WARNING(#{what => erldist_filter_closed_connection, node => Node,
@@ -189,6 +189,13 @@ explain_refusal(#input{node = Node, channel = Channel, last = Actions}) ->
             telemetry(Node, Reason);
         [] ->
             ok
+    end.
+
+%% The frame's refusal as `{error, Reason}' (the NIF raises it); anything
+%% else (a clean frame, a channel already gone) is not a refusal.
+check_frame(Channel, Frame) ->
+    try erldist_filter_nif:channel_check_frame(Channel, Frame)
+    catch error:Reason -> {error, Reason}
     end.
 
 telemetry(Node, Reason) ->
@@ -213,5 +220,7 @@ stop(#input{channel = Channel}, Reason) ->
 close(undefined) ->
     ok;
 close(Channel) ->
-    _ = (catch erldist_filter_nif:channel_close(Channel)),
+    try erldist_filter_nif:channel_close(Channel)
+    catch error:_ -> ok
+    end,
     ok.

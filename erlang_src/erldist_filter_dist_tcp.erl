@@ -136,7 +136,9 @@ hand_over(Kernel, Ctrl, Family, Protocol) ->
             %% If the controller died meanwhile, the ticker finds out on
             %% its first call and shuts the attempt down; the acceptor
             %% carries on either way.
-            _ = (catch erldist_filter_dist_ctrl:supervise(Ctrl, Ticker)),
+            try erldist_filter_dist_ctrl:supervise(Ctrl, Ticker)
+            catch _:_ -> ok
+            end,
             Ticker ! {self(), controller},
             ok;
         {Kernel, unsupported_protocol} ->
@@ -301,7 +303,7 @@ hs_data(Driver, Ctrl, Socket) ->
        f_setopts_post_nodeup = fun(C) when C =:= Ctrl -> ok end,
        f_getll = fun(C) when C =:= Ctrl -> {ok, Ctrl} end,
        f_address = fun(C, Node) when C =:= Ctrl -> remote_address(Driver, Socket, Node) end,
-       f_handshake_complete = fun erldist_filter_dist_ctrl:handshake_complete/3,
+       f_handshake_complete = erldist_filter_dist_ctrl:handshake_complete_fun(Ctrl, fun(_Node) -> ok end),
        mf_tick = fun erldist_filter_dist_ctrl:tick/1,
        mf_getstat = fun(C) when C =:= Ctrl -> getstat(Socket) end,
        mf_setopts = fun(C, Opts) when C =:= Ctrl -> connection_setopts(Socket, Opts) end,

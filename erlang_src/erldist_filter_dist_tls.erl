@@ -295,9 +295,8 @@ hs_data(Driver, Ctrl, Socket) ->
        f_setopts_post_nodeup = fun(C) when C =:= Ctrl -> ok end,
        f_getll = fun(C) when C =:= Ctrl -> {ok, Ctrl} end,
        f_address = fun(C, Node) when C =:= Ctrl -> remote_address(Driver, Socket, Node) end,
-       f_handshake_complete = fun(C, Node, DHandle) when C =:= Ctrl ->
-                                      handshake_complete(Ctrl, Socket, Node, DHandle)
-                              end,
+       f_handshake_complete = erldist_filter_dist_ctrl:handshake_complete_fun(
+                                Ctrl, fun(Node) -> register_peer_cert(Ctrl, Socket, Node) end),
        mf_tick = fun erldist_filter_dist_ctrl:tick/1,
        mf_getstat = fun(C) when C =:= Ctrl -> getstat(Socket) end,
        mf_setopts = fun(C, Opts) when C =:= Ctrl -> connection_setopts(Socket, Opts) end,
@@ -311,15 +310,14 @@ pre_nodeup(Socket) ->
 
 %% Record who the peer's certificate says it is before its first message
 %% can arrive (the controller registers the receiver only now).
-handshake_complete(Ctrl, Socket, Node, DHandle) ->
+register_peer_cert(Ctrl, Socket, Node) ->
     case ssl:peercert(Socket) of
         {ok, Der} ->
             ok = erldist_filter_peer_cert:register(Node, Ctrl,
                                                    erldist_filter_peer_cert:identity(Der));
         {error, no_peercert} ->
             ok
-    end,
-    erldist_filter_dist_ctrl:handshake_complete(Ctrl, Node, DHandle).
+    end.
 
 connection_setopts(Socket, Opts) ->
     Reserved = [active, deliver, packet, mode, header, binary, list],

@@ -41,7 +41,7 @@
 settings() ->
     %% Loading makes sys.config's values visible before the application
     %% starts; an application that is not installed simply has none.
-    _ = catch application:load(erldist_filter),
+    ok = load_app(),
     Safe = case application:get_env(erldist_filter, safe_policy) of
                {ok, true} -> safe_settings();
                _ -> []
@@ -94,5 +94,14 @@ safe_limits() ->
 %% @doc Whether new connections skip the filter (`{bypass_filter, true}').
 -spec bypass_filter() -> boolean().
 bypass_filter() ->
-    _ = catch application:load(erldist_filter),
+    ok = load_app(),
     application:get_env(erldist_filter, bypass_filter, false) =:= true.
+
+%% Load the application's description (a no-op once loaded); before the
+%% application controller runs (early boot) there is nothing to read.
+load_app() ->
+    try application:load(erldist_filter) of
+        _ -> ok
+    catch
+        exit:_ -> ok
+    end.

@@ -170,7 +170,9 @@ wait(_EventType, _Event, _Data) ->
 %% @private
 -spec terminate(term(), atom(), #data{}) -> any().
 terminate(Reason, _State, #data{handler = Handler, handler_state = HState, logger = Logger}) ->
-    _ = catch erldist_filter_nif:logger_close(Logger),
+    try erldist_filter_nif:logger_close(Logger)
+    catch error:_ -> ok
+    end,
     case erlang:function_exported(Handler, terminate, 2) of
         true -> Handler:terminate(Reason, HState);
         false -> ok

@@ -416,13 +416,13 @@ answer_refused(Sysname, Control, {'$gen_call', {Pid, Tag} = From, _Request}) whe
                         #udist_dop_reg_send_tt{to_name = rex} -> {badrpc, {'EXIT', unauthorized}};
                         _ -> {error, unauthorized}
                     end,
-            _ = catch gen:reply(From, Reply),
+            _ = gen:reply(From, Reply),
             true;
         false -> false
     end;
 answer_refused(Sysname, _Control, {io_request, From, ReplyAs, _Request})
   when is_pid(From), node(From) =:= Sysname ->
-    _ = catch erlang:send(From, {io_reply, ReplyAs, {error, enotsup}}, [noconnect]),
+    _ = erlang:send(From, {io_reply, ReplyAs, {error, enotsup}}, [noconnect]),
     true;
 answer_refused(_Sysname, _Control, _Payload) ->
     false.

@@ -88,7 +88,7 @@ forward(Sysname, Msg, Data = #data{name = Name}) ->
         true ->
             case handler(Sysname, Data) of
                 {ok, Pid, Data1} ->
-                    _ = catch erlang:send(Pid, Msg, [noconnect]),
+                    _ = erlang:send(Pid, Msg, [noconnect]),
                     {keep_state, Data1};
                 {error, Reason} ->
                     ?LOG_ERROR(#{what => handler_start_failed, router => Name,

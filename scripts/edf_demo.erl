@@ -110,11 +110,17 @@ keep_attacking(Victims) ->
 attack_loop(Victims) ->
     [begin
          {init, V} ! {edf_demo, stop},
-         catch erpc:call(V, os, getpid, [], 1000),
-         catch erpc:call(V, erlang, node, [], 1000)
+         _ = try_erpc(V, os, getpid, []),
+         _ = try_erpc(V, erlang, node, [])
      end || V <- Victims],
     timer:sleep(200),
     attack_loop(Victims).
+
+%% The attack's outcome does not matter, only that it keeps coming.
+try_erpc(Node, M, F, A) ->
+    try erpc:call(Node, M, F, A, 1000)
+    catch Class:Reason -> {Class, Reason}
+    end.
 
 %%% Ping/pong logging (the talk's logger demo)
 
@@ -126,7 +132,7 @@ ping_pong(V1, V2) ->
     Pong = call(V2, net_adm, ping, [node_of(V1)]),
     io:format("  ~s -> ~s: ~p~n", [node_of(V2), node_of(V1), Pong]),
     Demonitored = fun(Es) -> lists:any(fun(E) -> element(1, element(3, E)) =:= udist_dop_demonitor_p end, Es) end,
-    Events = case catch call(V1, edf_test_logger, await, [1, Demonitored, 5000]) of
+    Events = case catch_call(V1, edf_test_logger, await, [1, Demonitored, 5000]) of
                  L when is_list(L) -> L;
                  _ -> call(V1, edf_test_logger, export, [1])
              end,
@@ -203,7 +209,7 @@ run_attack(standard_error_rce, A, V1, Dir) ->
 
 still_up(Attacker, Victim) ->
     Node = node_of(Victim),
-    case {catch call(Victim, erlang, node, []), catch call(Attacker, net_adm, ping, [Node])} of
+    case {catch_call(Victim, erlang, node, []), catch_call(Attacker, net_adm, ping, [Node])} of
         {Node, pong} -> "still up";
         {Node, pang} -> "up, but unreachable";
         {nonode@nohost, _} -> "up, distribution DOWN";
@@ -213,7 +219,7 @@ still_up(Attacker, Victim) ->
 %%% Decisions logged on the victims (edf_test_attacker's capture)
 
 events(Victim) ->
-    case catch call(Victim, edf_test_attacker, capture_events, []) of
+    case catch_call(Victim, edf_test_attacker, capture_events, []) of
         L when is_list(L) -> L;
         _ -> []
     end.
@@ -242,7 +248,7 @@ short_node(Node) ->
 %%% Statistics
 
 print_stats(Peer) ->
-    case catch call(Peer, erldist_filter_nif, world_stats_get, []) of
+    case catch_call(Peer, erldist_filter_nif, world_stats_get, []) of
         #{channel := Channel} = Stats ->
             io:format("  ~s~n", [node_of(Peer)]),
             [io:format("    ~-44s ~b~n", [K, V]) || {K, V} <- flatten(Channel), V =/= 0],
@@ -253,7 +259,7 @@ print_stats(Peer) ->
 
 print_channels(Peer) ->
     io:format("  ~s~n", [node_of(Peer)]),
-    case catch call(Peer, ?MODULE, channels, []) of
+    case catch_call(Peer, ?MODULE, channels, []) of
         L when is_list(L) -> [print_channel(Info) || Info <- L];
         Other -> io:format("    ~p~n", [Other])
     end.

@@ -136,7 +136,10 @@ answer_dropped(_) ->
     false.
 
 report(Event) ->
-    _ = catch ?COLLECTOR ! {report, Event},
+    %% A send to an unregistered name raises: no collector, no report.
+    try ?COLLECTOR ! {report, Event}
+    catch error:badarg -> ok
+    end,
     ok.
 
 collect(Events, Waiting) ->

@@ -82,7 +82,7 @@ init_per_testcase(_Case, Config) ->
 end_per_testcase(_Case, Config) ->
     case ?config(tc_status, Config) of
         ok -> ok;
-        _ -> [ct:pal("~p:~n~p", [node_of(V), catch call(V, edf_test_attacker, capture_events, [])])
+        _ -> [ct:pal("~p:~n~p", [node_of(V), captured_events(V)])
               || V <- ?config(victims, Config)]
     end,
     edf_test_peer:stop_all([?config(attacker, Config) | ?config(victims, Config)]),
@@ -263,7 +263,17 @@ victim_up(Attacker, Victim) ->
 
 wait_down(#{pid := Pid}) ->
     wait_until(fun() -> not is_process_alive(Pid) orelse
-                            (catch peer:get_state(Pid)) =/= running end).
+                            peer_state(Pid) =/= running end).
+
+peer_state(Pid) ->
+    try peer:get_state(Pid)
+    catch exit:Reason -> {exit, Reason}
+    end.
+
+captured_events(Victim) ->
+    try call(Victim, edf_test_attacker, capture_events, [])
+    catch Class:Reason -> {Class, Reason}
+    end.
 
 wait_until(Fun) ->
     wait_until(Fun, 100).
@@ -271,7 +281,7 @@ wait_until(Fun) ->
 wait_until(Fun, 0) ->
     ?assert(Fun());
 wait_until(Fun, N) ->
-    case catch Fun() of
+    case try Fun() catch _:_ -> false end of
         true -> ok;
         _ -> timer:sleep(100), wait_until(Fun, N - 1)
     end.
@@ -284,9 +294,15 @@ await_report(Victim, _Pred, 0) ->
     ct:fail({no_matching_report, call(Victim, edf_test_attacker, capture_events, [])});
 await_report(Victim, Pred, N) ->
     Events = call(Victim, edf_test_attacker, capture_events, []),
-    case [E || E <- Events, (catch Pred(E)) =:= true] of
+    case [E || E <- Events, matches(Pred, E)] of
         [E | _] -> E;
         [] -> timer:sleep(100), await_report(Victim, Pred, N - 1)
+    end.
+
+%% A predicate that crashes on an event's shape does not match it.
+matches(Pred, Event) ->
+    try Pred(Event) =:= true
+    catch _:_ -> false
     end.
 
 refused_spawn(Victim, Attacker, Mfa) ->

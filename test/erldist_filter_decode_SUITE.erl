@@ -55,7 +55,9 @@ init_per_suite(Config) ->
     [{port, Port} | Config].
 
 end_per_suite(Config) ->
-    catch port_close(?config(port, Config)),
+    try port_close(?config(port, Config))
+    catch error:badarg -> ok
+    end,
     persistent_term:erase({?MODULE, port}),
     ok.
 

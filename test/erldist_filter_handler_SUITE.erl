@@ -103,8 +103,15 @@ end_per_testcase(_TestCase, Config) ->
     ok.
 
 diagnose(Peer) ->
-    Diag = (catch call(Peer, ?MODULE, diagnostics, [])),
+    Diag = try call(Peer, ?MODULE, diagnostics, [])
+           catch Class:Reason -> {Class, Reason}
+           end,
     ct:pal("~p:~n~p", [node_of(Peer), Diag]).
+
+router_state(Name) ->
+    try sys:get_state(Name, 5000)
+    catch exit:Reason -> {exit, Reason}
+    end.
 
 %%% Test cases
 
@@ -276,7 +283,7 @@ diagnostics() ->
     #{config => erldist_filter_nif:config_get(),
       nodes => nodes(),
       handler_events => edf_test_handler:events(),
-      routers => [{N, catch sys:get_state(N, 5000)} || N <- Names],
+      routers => [{N, router_state(N)} || N <- Names],
       stats => maps:filter(fun(K, _) -> lists:prefix("dop_", atom_to_list(K)) end, Stats)}.
 
 %% @private
