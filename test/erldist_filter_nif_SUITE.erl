@@ -370,7 +370,13 @@ emit_is_subbinary(_Config) ->
     Actions = ?NIF:channel_recv(C, Input),
     Frames = [F || {emit, F} <- Actions],
     true = length(Frames) > 100,
-    [?assertEqual(65536, binary:referenced_byte_size(F), byte_size(F)) || F <- Frames],
+    %% From OTP 27 the VM copies sub-binaries of 64 bytes or less into the
+    %% process heap (cheaper than a reference); larger ones must still
+    %% point into the input.
+    SmallCopied = list_to_integer(erlang:system_info(otp_release)) >= 27,
+    Large = [F || F <- Frames, not (SmallCopied andalso byte_size(F) =< 64)],
+    true = length(Large) > 10,
+    [?assertEqual(65536, binary:referenced_byte_size(F), byte_size(F)) || F <- Large],
     ok = ?NIF:channel_close(C).
 
 recv_slice_is_bounded(_Config) ->
