@@ -9,11 +9,30 @@
 %%% their original function.
 -module(erldist_filter).
 
+-export([config_reload/0]).
 -export([handler_get/0]).
 -export([handler_set/1]).
 -export([peer_certificate/1]).
 
 -define(HANDLER_KEY, erldist_filter_handler).
+
+%% @doc Apply the application environment now, as the application's start
+%% does: after `application:set_env(erldist_filter, ...)' at run time.
+%% Every key and value is checked first; with a wrong one nothing changes
+%% and `{error, {invalid_config, Key, Value, ValidChoices}}' is returned.
+%% The environment is the whole truth: switches and limits it does not set
+%% return to their defaults, and the handler to its `handler' entry (or
+%% none). Logs, and returns, what is in force.
+-spec config_reload() -> {ok, erldist_filter_config:in_force()}
+                             | {error, erldist_filter_config:invalid() | {nif_not_loaded, term()}}.
+config_reload() ->
+    case erldist_filter_config:reload() of
+        {ok, InForce} = Ok ->
+            logger:notice("~ts", [erldist_filter_config:format(InForce)], #{domain => [erldist_filter]}),
+            Ok;
+        {error, _} = Error ->
+            Error
+    end.
 
 %% @doc The handler module, or `undefined' when none is set.
 -spec handler_get() -> undefined | module().
