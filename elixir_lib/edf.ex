@@ -125,6 +125,17 @@ defmodule EDF do
   end
 
   @doc """
+  Prints what the filter on this node saw: the non-zero counters of every
+  channel (open and closed), then each connected node's open channel
+  (`:erldist_filter.world_stats_print/0`). The raw maps are
+  `:erldist_filter_nif.world_stats_get/0` and `channel_inspect/1`.
+  """
+  @spec world_stats_print() :: :ok
+  def world_stats_print do
+    :erldist_filter.world_stats_print()
+  end
+
+  @doc """
   Like `Kernel.inspect/2`, but renders the records of `udist.hrl` (also
   nested ones) as `EDF.name(field: value, ...)`.
 

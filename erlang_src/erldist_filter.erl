@@ -13,6 +13,7 @@
 -export([handler_get/0]).
 -export([handler_set/1]).
 -export([peer_certificate/1]).
+-export([world_stats_print/0]).
 
 -define(HANDLER_KEY, erldist_filter_handler).
 
@@ -64,3 +65,11 @@ handler_set(Handler) when is_atom(Handler) ->
 -spec peer_certificate(node()) -> {ok, erldist_filter_peer_cert:identity()} | undefined.
 peer_certificate(Node) when is_atom(Node) ->
     erldist_filter_peer_cert:lookup(Node).
+
+%% @doc Print what the filter on this node saw: the non-zero counters of
+%% every channel (open and closed), then each connected node's open channel
+%% (see `erldist_filter_stats'). The raw maps are
+%% `erldist_filter_nif:world_stats_get/0' and `channel_inspect/1'.
+-spec world_stats_print() -> ok.
+world_stats_print() ->
+    io:put_chars(erldist_filter_stats:format()).
