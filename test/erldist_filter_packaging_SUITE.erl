@@ -24,6 +24,7 @@
 -export([mix_path_dependency/1]).
 -export([mix_git_dependency_prebuilt_nif/1]).
 -export([edoc_builds_offline/1]).
+-export([build_script_installs_macos_dylib_as_so/1]).
 
 -define(BUILD_TIMEOUT, 480000).
 
@@ -31,7 +32,8 @@ suite() ->
     [{timetrap, {minutes, 15}}].
 
 all() ->
-    [rebar3_git_dependency, mix_path_dependency, mix_git_dependency_prebuilt_nif, edoc_builds_offline].
+    [rebar3_git_dependency, mix_path_dependency, mix_git_dependency_prebuilt_nif, edoc_builds_offline,
+     build_script_installs_macos_dylib_as_so].
 
 init_per_suite(Config) ->
     Root = filename:absname(filename:join([code:lib_dir(erldist_filter), "..", "..", "..", ".."])),
@@ -98,7 +100,34 @@ edoc_builds_offline(Config) ->
     [?assert(filelib:is_regular(filename:join([Root, "doc", M ++ ".html"])))
      || M <- Modules, not lists:prefix("erldist_filter_dist_", M)].
 
+%% cargo names the library .dylib on macOS; erlang:load_nif/2 wants .so.
+%% A copy of build.sh runs in a scratch root with `uname' saying Darwin and
+%% a `cargo' that leaves a .dylib where cargo would.
+build_script_installs_macos_dylib_as_so(Config) ->
+    Dir = filename:join(?config(priv_dir, Config), "buildsh"),
+    Bin = filename:join(Dir, "fakebin"),
+    ok = filelib:ensure_path(filename:join(Dir, "native")),
+    ok = filelib:ensure_path(Bin),
+    {ok, _} = file:copy(filename:join([?config(root, Config), "native", "build.sh"]),
+                        filename:join([Dir, "native", "build.sh"])),
+    ok = executable(Bin, "uname", "#!/bin/sh\necho Darwin\n"),
+    ok = executable(Bin, "cargo", "#!/bin/sh\nmkdir -p target/release\n"
+                                  "echo fake > target/release/liberldist_filter_nif.dylib\n"),
+    {Status, Output} = run(Dir, "sh native/build.sh",
+                           [{"PATH", Bin ++ ":" ++ os:getenv("PATH")}, {"CARGO_TARGET_DIR", false}]),
+    ct:log("~ts", [Output]),
+    ?assertEqual(0, Status),
+    ?assertEqual({ok, <<"fake\n">>}, file:read_file(filename:join([Dir, "priv", "liberldist_filter_nif.so"]))),
+    ?assertNotEqual(nomatch, string:find(Output, "native/build.sh: building the NIF")),
+    ?assertNotEqual(nomatch, string:find(Output, "installed target/release/liberldist_filter_nif.dylib as "
+                                                 ++ Dir ++ "/priv/liberldist_filter_nif.so")).
+
 %%% Helpers
+
+executable(Dir, Name, Text) ->
+    File = filename:join(Dir, Name),
+    ok = file:write_file(File, Text),
+    file:change_mode(File, 8#755).
 
 consumer_dir(Config, Name) ->
     Dir = filename:join(?config(priv_dir, Config), Name),
