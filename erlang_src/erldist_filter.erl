@@ -1,5 +1,18 @@
 %%% @doc User-facing entry points of erldist_filter.
 %%%
+%%% <ul>
+%%% <li>`config_reload/0': apply the application environment after
+%%%     `application:set_env/3' at run time (the application's start does
+%%%     the same); a wrong key or value is refused with
+%%%     `{error, {invalid_config, Key, Value, ValidChoices}}'.</li>
+%%% <li>`handler_get/0', `handler_set/1': the module deciding on
+%%%     redirected operations and inspected spawn requests.</li>
+%%% <li>`world_stats_print/0': what the filter on this node saw.</li>
+%%% <li>`peer_certificate/1': who a TLS peer proved to be.</li>
+%%% </ul>
+%%% Switches, limits, channels and raw statistics are in
+%%% `erldist_filter_nif'; the safe policy in `erldist_filter_policy'.
+%%%
 %%% The handler module (see the `erldist_filter_handler' behaviour) decides
 %%% what happens to redirected distribution operations and to every
 %%% inspected spawn request. It is kept in a `persistent_term' and read on

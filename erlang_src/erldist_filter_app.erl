@@ -2,6 +2,7 @@
 %% environment (`erldist_filter_config'), then starts the top supervisor.
 %% A wrong environment stops the start: the node must not run unprotected
 %% while its configuration says otherwise.
+%% @hidden Internal to the library, not an API.
 -module(erldist_filter_app).
 -behaviour(application).
 

@@ -14,6 +14,7 @@
 %%% every domain: nothing to do there. Opt out with the application
 %%% environment `{log_to_default_handler, false}', or remove the filter:
 %%% `logger:remove_handler_filter(default, erldist_filter)'.
+%%% @hidden Internal to the library, not an API.
 -module(erldist_filter_default_handler).
 
 -export([ensure_visible/0]).

@@ -4,6 +4,7 @@
 %%% non-zero counters of its open channel (`channel_inspect/1').
 %%% `erldist_filter:world_stats_print/0' prints it; `EDF.world_stats_print/0'
 %%% from iex.
+%%% @hidden Internal to the library, not an API.
 -module(erldist_filter_stats).
 
 -export([format/0]).

@@ -94,6 +94,15 @@ defmodule EDFTest do
     refute Process.whereis(:erldist_filter_top_collector)
   end
 
+  # What `h EDF` and `h EDF.world_stats_print` show in iex.
+  test "EDF carries its docs" do
+    {:docs_v1, _, :elixir, _, %{"en" => moduledoc}, _, docs} = Code.fetch_docs(EDF)
+    assert moduledoc =~ "Elixir conveniences for erldist_filter"
+    documented = for {{:function, name, arity}, _, _, %{"en" => _}, _} <- docs, do: {name, arity}
+    assert {:world_stats_print, 0} in documented
+    assert {:top, 1} in documented
+  end
+
   test "EDF.world_stats_print/0 prints this node's counters" do
     out = ExUnit.CaptureIO.capture_io(fn -> assert EDF.world_stats_print() == :ok end)
     assert out =~ "erldist_filter on nonode@nohost, every channel (open and closed):"
