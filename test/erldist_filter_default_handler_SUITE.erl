@@ -2,9 +2,9 @@
 %%% with the default logger configuration (erldist_filter_default_handler).
 %%%
 %%% The peers' default handler writes to a file instead of standard_io (the
-%%% peer's standard I/O carries `peer''s control connection). It is set
-%%% through kernel's `logger' environment without `filters', so kernel
-%%% gives it the same filters as the default handler of any node.
+%%% peer's standard I/O carries `peer''s control connection), synchronously.
+%%% It is set through kernel's `logger' environment without `filters', so
+%%% kernel gives it the same filters as the default handler of any node.
 -module(erldist_filter_default_handler_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -69,7 +69,11 @@ opting_out_leaves_the_default_filters(Config) ->
 
 with_peer(Config, Args, Test) ->
     File = log_file(Config),
-    Logger = lists:flatten(io_lib:format("[{handler,default,logger_std_h,#{config=>#{file=>~p}}}]",
+    %% Synchronous (sync_mode_qlen 0): a log call returns once the handler
+    %% has taken the event, so what a peer sees after a refusal was logged
+    %% before it; filters stay kernel's defaults.
+    Logger = lists:flatten(io_lib:format("[{handler,default,logger_std_h,"
+                                         "#{config=>#{file=>~p,sync_mode_qlen=>0}}}]",
                                          [File])),
     {ok, Peer = #{pid := Pid, node := Node}} =
         edf_test_peer:start(#{prefix => "dflt", args => ["-kernel", "logger", Logger | Args]}),
