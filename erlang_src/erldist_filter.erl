@@ -36,15 +36,17 @@
 %% and `{error, {invalid_config, Key, Value, ValidChoices}}' is returned.
 %% The environment is the whole truth: switches and limits it does not set
 %% return to their defaults, and the handler to its `handler' entry (or
-%% none). Logs, and returns, what is in force.
+%% none). Logs, and returns, what is in force; or logs why it refuses.
 -spec config_reload() -> {ok, erldist_filter_config:in_force()}
                              | {error, erldist_filter_config:invalid() | {nif_not_loaded, term()}}.
 config_reload() ->
     case erldist_filter_config:reload() of
         {ok, InForce} = Ok ->
-            logger:notice("~ts", [erldist_filter_config:format(InForce)], #{domain => [erldist_filter]}),
+            logger:notice("~ts", [erldist_filter_config:format(InForce)], #{domain => [erldist_filter, config]}),
             Ok;
-        {error, _} = Error ->
+        {error, Reason} = Error ->
+            logger:error("erldist_filter configuration refused, nothing changed: ~0tp", [Reason],
+                         #{domain => [erldist_filter, config]}),
             Error
     end.
 

@@ -6,8 +6,6 @@
 -module(erldist_filter_app).
 -behaviour(application).
 
--include_lib("kernel/include/logger.hrl").
-
 -export([start/2]).
 -export([stop/1]).
 
@@ -16,14 +14,10 @@
 start(_Type, _Args) ->
     %% First, so that the lines below reach a plain node's default handler.
     ok = erldist_filter_default_handler:ensure_visible(),
-    case erldist_filter_config:reload() of
-        {ok, InForce} ->
-            ?LOG_NOTICE("~ts", [erldist_filter_config:format(InForce)], #{domain => [erldist_filter]}),
-            erldist_filter_sup:start_link();
-        {error, Reason} = Error ->
-            ?LOG_ERROR("erldist_filter not started, bad configuration: ~0tp", [Reason],
-                       #{domain => [erldist_filter]}),
-            Error
+    %% Checks, applies and logs (what is in force, or why it refuses).
+    case erldist_filter:config_reload() of
+        {ok, _InForce} -> erldist_filter_sup:start_link();
+        {error, _} = Error -> Error
     end.
 
 %% @private

@@ -7,8 +7,11 @@
 %%% `[otp, sasl]' (`[]', `[otp]', `[otp, sasl]') or that have none (kernel's
 %%% logger_internal.hrl, DEFAULT_HANDLER_FILTERS): our warnings and errors
 %%% were dropped without a trace. At application start we add one filter to
-%%% that handler, `erldist_filter', logging `[erldist_filter | _]' events
-%%% (levels are still the handler's and the primary level's).
+%%% that handler, `erldist_filter', that logs our warnings and errors
+%%% (domain `[erldist_filter | _]', level `warning' or worse) and the
+%%% configuration lines (domain `[erldist_filter, config]': what is in
+%%% force, at notice). The policy's notices (one per operation it keeps)
+%%% stay out: on a console they would bury everything else.
 %%%
 %%% Elixir's Logger replaces the default handler with its own, which logs
 %%% every domain: nothing to do there. Opt out with the application
@@ -18,8 +21,9 @@
 -module(erldist_filter_default_handler).
 
 -export([ensure_visible/0]).
+-export([filter/2]).
 
--define(FILTER, {fun logger_filters:domain/2, {log, sub, [erldist_filter]}}).
+-define(FILTER, {fun ?MODULE:filter/2, []}).
 
 %% @doc Add the filter to handler `default' when it exists and lacks it.
 -spec ensure_visible() -> ok.
@@ -43,3 +47,16 @@ add_filter() ->
 %% Another process may have added it in between.
 add_filter_result(ok) -> ok;
 add_filter_result({error, {already_exist, erldist_filter}}) -> ok.
+
+%% @private The handler filter: log (return the event) or leave the decision
+%% to the other filters (`ignore'; the default handler then stops it).
+-spec filter(logger:log_event(), []) -> logger:filter_return().
+filter(#{meta := #{domain := [erldist_filter, config | _]}} = Event, _) ->
+    Event;
+filter(#{level := Level, meta := #{domain := [erldist_filter | _]}} = Event, _) ->
+    case logger:compare_levels(Level, warning) of
+        lt -> ignore;
+        _ -> Event
+    end;
+filter(_Event, _) ->
+    ignore.
