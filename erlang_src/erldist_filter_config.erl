@@ -55,7 +55,8 @@ reload() ->
     end.
 
 %% @doc Check every key and value of the application environment; the
-%% first wrong one (in key order) is returned.
+%% first wrong one (in key order) is returned. The valid switches and
+%% limits are the NIF's, so this loads it.
 -spec check() -> ok | {error, invalid()}.
 check() ->
     _ = application:load(?APP),
