@@ -20,7 +20,7 @@ defmodule ErldistFilter.MixProject do
   def project do
     [
       app: :erldist_filter,
-      version: "0.1.0",
+      version: "0.2.0",
       elixir: "~> 1.14",
       language: :erlang,
       compilers: [:erldist_filter_nif] ++ Mix.compilers(),

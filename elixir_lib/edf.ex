@@ -2,7 +2,11 @@ defmodule EDF do
   @moduledoc """
   Elixir conveniences for erldist_filter.
 
-  `EDF.top/1` opens the live view (`:erldist_filter_top`). Telemetry-shaped
+  `EDF.world_stats_print/0` prints what the filter on this node saw;
+  `EDF.top/1` opens the live view (`:erldist_filter_top`). Configuration
+  is the application environment (`config :erldist_filter, ...`, checked
+  and applied when the application starts; after `Application.put_env/3`
+  at run time, `:erldist_filter.config_reload/0`). Telemetry-shaped
   events are attached to with `:erldist_filter_telemetry.attach/4` (or
   `:telemetry.attach/4` when the `telemetry` library is loaded).
 
@@ -122,6 +126,17 @@ defmodule EDF do
   @spec top(keyword()) :: :ok
   def top(opts \\ []) when is_list(opts) do
     :erldist_filter_top.start(Map.new(opts))
+  end
+
+  @doc """
+  Prints what the filter on this node saw: the non-zero counters of every
+  channel (open and closed), then each connected node's open channel
+  (`:erldist_filter.world_stats_print/0`). The raw maps are
+  `:erldist_filter_nif.world_stats_get/0` and `channel_inspect/1`.
+  """
+  @spec world_stats_print() :: :ok
+  def world_stats_print do
+    :erldist_filter.world_stats_print()
   end
 
   @doc """

@@ -21,7 +21,7 @@
 %%% On the accept side the acceptor (`erldist_filter_dist_tcp:accept_loop')
 %%% spawns the controller before any ticker exists, hence the separate
 %%% `supervise/2' step; the acceptor itself is linked to net_kernel only.
-%%% @private Part of the filtering carrier, not an API.
+%%% @hidden Part of the filtering carrier, not an API.
 -module(erldist_filter_dist_ctrl).
 
 -export([start/3]).

@@ -27,7 +27,7 @@
 %%% From OTP 29 `dist_util' hands the carrier the negotiated flags and
 %%% creation itself (see `erldist_filter_dist_ctrl'); this observer serves
 %%% the releases before.
-%%% @private Part of the filtering carrier, not an API.
+%%% @hidden Part of the filtering carrier, not an API.
 -module(erldist_filter_dist_handshake).
 
 -include_lib("kernel/include/dist.hrl").

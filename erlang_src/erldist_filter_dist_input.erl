@@ -18,7 +18,7 @@
 %%% only, see `erldist_filter_env') there is no channel: packets are cut out
 %%% in Erlang and delivered unfiltered, the carrier's own floor.
 %%% (The process is described with its siblings in `erldist_filter_dist_ctrl'.)
-%%% @private Part of the filtering carrier, not an API.
+%%% @hidden Part of the filtering carrier, not an API.
 -module(erldist_filter_dist_input).
 
 -include_lib("kernel/include/logger.hrl").

@@ -6,7 +6,7 @@
 %%% by hand (`<<Len:32>>') and written in batches of up to ~64 KiB with one
 %%% `send' each. Ticks are written here too, between batches.
 %%% (The process is described with its siblings in `erldist_filter_dist_ctrl'.)
-%%% @private Part of the filtering carrier, not an API.
+%%% @hidden Part of the filtering carrier, not an API.
 -module(erldist_filter_dist_output).
 
 -export([loop/3]).

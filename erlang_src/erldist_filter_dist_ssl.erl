@@ -2,6 +2,7 @@
 %%% (`erldist_filter_dist_ctrl', `_output', `_input'): the calls they make
 %%% on kernel's `inet_tcp' for a TCP socket, made on an `ssl' socket.
 %%% Ticks need no `force' here: `ssl' queues every write in its sender.
+%%% @hidden Internal to the library, not an API.
 -module(erldist_filter_dist_ssl).
 
 -export([send/2]).

@@ -7,7 +7,7 @@
 %%% processes (see `erldist_filter_dist_ctrl') so that inbound bytes pass the
 %%% filter NIF before `erlang:dist_ctrl_put_data/2'. The handshake is stock
 %%% `dist_util', driven through the `#hs_data{}' funs built here.
-%%% @private Part of the filtering carrier, not an API.
+%%% @hidden Part of the filtering carrier, not an API.
 -module(erldist_filter_dist_tcp).
 
 -include_lib("kernel/include/net_address.hrl").

@@ -15,6 +15,7 @@
 %%% `erlang:dist_ctrl_put_data/2'. Before the first message is delivered,
 %%% the peer's certificate identity is recorded for handlers and policies
 %%% ({@link erldist_filter_peer_cert}).
+%%% @hidden Internal to the library, not an API.
 -module(erldist_filter_dist_tls).
 
 -include_lib("kernel/include/net_address.hrl").

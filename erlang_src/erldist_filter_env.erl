@@ -23,6 +23,9 @@
 %%   connection starts.</li>
 %% </ul>
 %% A bad entry is logged and skipped; it never stops the NIF from loading.
+%% The application's start checks every entry and refuses a bad one, and
+%% applies the environment again (it may have changed since the load):
+%% see `erldist_filter_config'.
 -module(erldist_filter_env).
 
 -include_lib("kernel/include/logger.hrl").

@@ -1,6 +1,7 @@
 %%% @doc `erldist_filter_handler_<N>_sup': the handler workers of router N,
 %%% one per sending node, started on demand by the router. Workers are
 %%% temporary: a dead one is replaced by the next message from its node.
+%%% @hidden Internal to the library, not an API.
 -module(erldist_filter_handler_sup).
 -behaviour(supervisor).
 

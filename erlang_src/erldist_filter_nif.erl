@@ -75,6 +75,7 @@
 -export([router_name/1]).
 -export([otp_name_blocklist/0]).
 -export([otp_name_is_blocked/1]).
+-export([defaults/0]).
 %% Logger
 -export([logger_open/0]).
 -export([logger_close/1]).
@@ -122,9 +123,30 @@
 init() ->
     Path = filename:join(priv_dir(), "liberldist_filter_nif"),
     case erlang:load_nif(Path, #{schedulers => erlang:system_info(schedulers)}) of
-        ok -> lists:foreach(fun apply_setting/1, erldist_filter_env:settings());
-        Error -> Error
+        ok ->
+            remember_defaults(),
+            lists:foreach(fun apply_setting/1, erldist_filter_env:settings());
+        Error ->
+            Error
     end.
+
+%% The NIF's own values, before the environment touches them: what a key
+%% returns to once the environment no longer sets it (erldist_filter_config).
+%% The capacity has no getter; setting it returns the old one.
+remember_defaults() ->
+    Capacity = logger_set_capacity(0),
+    _ = logger_set_capacity(Capacity),
+    persistent_term:put({?MODULE, defaults},
+                        #{config => config_get(), limits => limits_get(),
+                          logger_capacity => Capacity}).
+
+%% @private The switches, limits and logger capacity the NIF had when it
+%% loaded (before the application environment was applied).
+-spec defaults() -> #{config := #{config_key() => boolean()},
+                      limits := #{limit_key() => limit_value()},
+                      logger_capacity := non_neg_integer()}.
+defaults() ->
+    persistent_term:get({?MODULE, defaults}).
 
 %% Local calls only: the module is still loading.
 apply_setting(Setting) ->

@@ -8,6 +8,7 @@
 %%% receives: a message for a node that does not hash to this router
 %%% (forged by local code) and anything else unexpected are logged and
 %%% ignored.
+%%% @hidden Internal to the library, not an API.
 -module(erldist_filter_router).
 -behaviour(gen_statem).
 

@@ -1,6 +1,7 @@
 %%% @doc `erldist_filter_router_<N>_sup': router N and its handler
 %%% supervisor. rest_for_one: if the handler supervisor dies, the router
 %%% (which holds the workers' pids) restarts with it.
+%%% @hidden Internal to the library, not an API.
 -module(erldist_filter_router_sup).
 -behaviour(supervisor).
 

@@ -2,6 +2,7 @@
 %%% number, 1..Count. Count defaults to the NIF's
 %%% (`erldist_filter_nif:router_info()'), which is also what the NIF hashes
 %%% node names over, so every router name it redirects to exists.
+%%% @hidden Internal to the library, not an API.
 -module(erldist_filter_routers_sup).
 -behaviour(supervisor).
 

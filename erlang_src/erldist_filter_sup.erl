@@ -7,6 +7,7 @@
 %%% operations are lost because no process holds the router names. The NIF
 %%% itself needs no process; logger pools are added by users to their own
 %%% trees.
+%%% @hidden Internal to the library, not an API.
 -module(erldist_filter_sup).
 -behaviour(supervisor).
 

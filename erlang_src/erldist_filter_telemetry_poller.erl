@@ -10,6 +10,7 @@
 %%% ({@link erldist_filter_telemetry:enabled/0}). The first sample after
 %%% someone starts listening is the baseline; what a channel counted after
 %%% its last sample and before it closed is not reported.
+%%% @hidden Internal to the library, not an API.
 -module(erldist_filter_telemetry_poller).
 -behaviour(gen_server).
 

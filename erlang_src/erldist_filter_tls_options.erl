@@ -12,6 +12,7 @@
 %%% Either way `{erl_dist, true}' is added (the connection runs under
 %%% `ssl_dist_sup', the `ssl' application need not be started) and TLS 1.2
 %%% is the default version, as in OTP.
+%%% @hidden Internal to the library, not an API.
 -module(erldist_filter_tls_options).
 
 -export([read/1]).

@@ -8,6 +8,7 @@
 %%% It starts on the first {@link fetch/1} and stops, removing its logger
 %%% handler and telemetry handler, on {@link stop/0} or when nobody has
 %%% fetched for 10 seconds (a view that went away without saying so).
+%%% @hidden Internal to the library, not an API.
 -module(erldist_filter_top_collector).
 
 -export([fetch/1]).

@@ -23,7 +23,6 @@
 %% Run on the victims
 -export([setup_victim/1]).
 -export([start_logger/0]).
--export([channels/0]).
 
 -define(TIMEOUT, 30000).
 -define(WATCHDOG, 240000).
@@ -85,10 +84,8 @@ run(Attacker, [V1, V2] = Victims, Dir) ->
                || {N, Attack} <- lists:zip(lists:seq(1, 7), edf_test_attacker:attacks())],
     io:format("~nSummary:~n"),
     [io:format("  ~-28s ~s~n", [Attack, Verdict]) || {Attack, Verdict} <- Results],
-    io:format("~nworld_stats_get() per peer (non-zero counters):~n"),
-    [print_stats(P) || P <- [Attacker | Victims], P =/= Attacker],
-    io:format("~nchannel_inspect/1 per peer:~n"),
-    [print_channels(P) || P <- Victims],
+    io:format("~nWhat each victim's filter saw (erldist_filter:world_stats_print() there):~n"),
+    [print_stats(P) || P <- Victims],
     ok.
 
 %%% The live view
@@ -247,42 +244,14 @@ short_node(Node) ->
 
 %%% Statistics
 
+%% The library's text (erldist_filter_stats), made on the peer, printed here.
 print_stats(Peer) ->
-    case catch_call(Peer, erldist_filter_nif, world_stats_get, []) of
-        #{channel := Channel} = Stats ->
-            io:format("  ~s~n", [node_of(Peer)]),
-            [io:format("    ~-44s ~b~n", [K, V]) || {K, V} <- flatten(Channel), V =/= 0],
-            [io:format("    ~-44s ~b~n", ["memory." ++ K, V]) || {K, V} <- flatten(maps:get(memory, Stats, #{}))];
-        Other ->
-            io:format("  ~s: ~p~n", [node_of(Peer), Other])
+    case catch_call(Peer, erldist_filter_stats, format, []) of
+        {Class, Reason} when Class =:= error; Class =:= exit; Class =:= throw ->
+            io:format("  ~s: ~p~n", [node_of(Peer), {Class, Reason}]);
+        Text ->
+            io:put_chars(Text)
     end.
-
-print_channels(Peer) ->
-    io:format("  ~s~n", [node_of(Peer)]),
-    case catch_call(Peer, ?MODULE, channels, []) of
-        L when is_list(L) -> [print_channel(Info) || Info <- L];
-        Other -> io:format("    ~p~n", [Other])
-    end.
-
-%% A channel's identity and state on one line, then its non-zero counters.
-print_channel(#{entry := #{sysname := From} = Entry, rx := Rx} = Info) ->
-    io:format("    from ~s: owner ~p, flags 16#~.16B, creation ~b, buffered ~b bytes~n",
-              [From, maps:get(controlling_process, Info), maps:get(dflags, Entry),
-               maps:get(creation, Entry), maps:get(buffered_bytes, Rx, 0)]),
-    [io:format("      ~-42s ~b~n", [K, V]) || {K, V} <- flatten(maps:get(stats, Rx, #{})), V =/= 0];
-print_channel(Other) ->
-    io:format("    ~p~n", [Other]).
-
-%% `#{dop_reg_send => #{seen => 4}}' becomes `[{"dop_reg_send.seen", 4}]'.
-flatten(Map) ->
-    lists:sort(lists:append([flatten(atom_to_list(K), V) || {K, V} <- maps:to_list(Map)])).
-
-flatten(Prefix, Map) when is_map(Map) ->
-    [{Prefix ++ "." ++ Key, V} || {Key, V} <- flatten(Map)];
-flatten(Prefix, Value) when is_integer(Value) ->
-    [{Prefix, Value}];
-flatten(_Prefix, _Value) ->
-    [].
 
 %%% Helpers
 
@@ -317,10 +286,3 @@ start_logger() ->
                                      erldist_filter_logger_sup:child_spec(edf_test_logger, [], 1)),
     ok.
 
-%% @doc `channel_inspect/1' of every channel, without the atom cache.
--spec channels() -> [map()].
-channels() ->
-    [maps:map(fun(rx, Rx) when is_map(Rx) -> maps:remove(atom_cache, Rx);
-                 (_, V) -> V
-              end, erldist_filter_nif:channel_inspect(C))
-     || C <- erldist_filter_nif:channel_list()].

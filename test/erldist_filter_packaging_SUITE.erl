@@ -24,6 +24,8 @@
 -export([mix_path_dependency/1]).
 -export([mix_git_dependency_prebuilt_nif/1]).
 -export([edoc_builds_offline/1]).
+-export([build_script_installs_macos_dylib_as_so/1]).
+-export([edoc_chunks_show_in_the_shell/1]).
 
 -define(BUILD_TIMEOUT, 480000).
 
@@ -31,7 +33,8 @@ suite() ->
     [{timetrap, {minutes, 15}}].
 
 all() ->
-    [rebar3_git_dependency, mix_path_dependency, mix_git_dependency_prebuilt_nif, edoc_builds_offline].
+    [rebar3_git_dependency, mix_path_dependency, mix_git_dependency_prebuilt_nif, edoc_builds_offline,
+     build_script_installs_macos_dylib_as_so, edoc_chunks_show_in_the_shell].
 
 init_per_suite(Config) ->
     Root = filename:absname(filename:join([code:lib_dir(erldist_filter), "..", "..", "..", ".."])),
@@ -90,15 +93,67 @@ mix_git_dependency_prebuilt_nif(Config) ->
     ?assertNot(filelib:is_dir(filename:join([Dir, "deps", "erldist_filter", "target"]))),
     check(Dir, "mix run -e ':mix_git_consumer.check()'", Env).
 
-%% `rebar3 edoc' documents every module of the library (into doc/).
+%% `rebar3 edoc' documents every module of the library but the hidden
+%% (internal) ones (into doc/).
 edoc_builds_offline(Config) ->
     Root = ?config(root, Config),
     build(Root, "rebar3 edoc", []),
-    Modules = [filename:basename(F, ".erl") || F <- filelib:wildcard(filename:join(Root, "erlang_src/*.erl"))],
-    [?assert(filelib:is_regular(filename:join([Root, "doc", M ++ ".html"])))
-     || M <- Modules, not lists:prefix("erldist_filter_dist_", M)].
+    [?assertEqual({M, not is_hidden(Root, M)},
+                  {M, filelib:is_regular(filename:join([Root, "doc", M ++ ".html"]))})
+     || M <- modules(Root)],
+    ?assert(filelib:is_regular(filename:join([Root, "doc", "overview-summary.html"]))).
+
+%% `rebar3 as chunks edoc': the shell's h/1 shows the public API, and
+%% nothing for internal modules.
+edoc_chunks_show_in_the_shell(Config) ->
+    Root = ?config(root, Config),
+    build(Root, "rebar3 as chunks edoc", []),
+    Ebin = filename:join(code:lib_dir(erldist_filter), "ebin"),
+    {0, Shell} = run(Root, "erl -noshell -pa " ++ Ebin ++ " -eval 'c:h(erldist_filter), "
+                     "c:h(erldist_filter, config_reload, 0), c:h(erldist_filter_sup), halt().'", []),
+    ct:log("~ts", [Shell]),
+    [?assertNotEqual(nomatch, string:find(Shell, Text))
+     || Text <- ["User-facing entry points of erldist_filter", "world_stats_print/0",
+                 "-spec config_reload()", "There is no documentation for erldist_filter_sup"]],
+    [?assertMatch({M, {ok, _}}, {M, file:read_file_info(filename:join([Root, "doc", "chunks", M ++ ".chunk"]))})
+     || M <- modules(Root)].
+
+modules(Root) ->
+    [filename:basename(F, ".erl") || F <- filelib:wildcard(filename:join(Root, "erlang_src/*.erl"))].
+
+%% `@hidden' in the module's own comment, on the line before `-module'.
+is_hidden(Root, M) ->
+    {ok, Src} = file:read_file(filename:join([Root, "erlang_src", M ++ ".erl"])),
+    re:run(Src, "@hidden[^\n]*\n-module[(]") =/= nomatch.
+
+%% cargo names the library .dylib on macOS; erlang:load_nif/2 wants .so.
+%% A copy of build.sh runs in a scratch root with `uname' saying Darwin and
+%% a `cargo' that leaves a .dylib where cargo would.
+build_script_installs_macos_dylib_as_so(Config) ->
+    Dir = filename:join(?config(priv_dir, Config), "buildsh"),
+    Bin = filename:join(Dir, "fakebin"),
+    ok = filelib:ensure_path(filename:join(Dir, "native")),
+    ok = filelib:ensure_path(Bin),
+    {ok, _} = file:copy(filename:join([?config(root, Config), "native", "build.sh"]),
+                        filename:join([Dir, "native", "build.sh"])),
+    ok = executable(Bin, "uname", "#!/bin/sh\necho Darwin\n"),
+    ok = executable(Bin, "cargo", "#!/bin/sh\nmkdir -p target/release\n"
+                                  "echo fake > target/release/liberldist_filter_nif.dylib\n"),
+    {Status, Output} = run(Dir, "sh native/build.sh",
+                           [{"PATH", Bin ++ ":" ++ os:getenv("PATH")}, {"CARGO_TARGET_DIR", false}]),
+    ct:log("~ts", [Output]),
+    ?assertEqual(0, Status),
+    ?assertEqual({ok, <<"fake\n">>}, file:read_file(filename:join([Dir, "priv", "liberldist_filter_nif.so"]))),
+    ?assertNotEqual(nomatch, string:find(Output, "native/build.sh: building the NIF")),
+    ?assertNotEqual(nomatch, string:find(Output, "installed target/release/liberldist_filter_nif.dylib as "
+                                                 ++ Dir ++ "/priv/liberldist_filter_nif.so")).
 
 %%% Helpers
+
+executable(Dir, Name, Text) ->
+    File = filename:join(Dir, Name),
+    ok = file:write_file(File, Text),
+    file:change_mode(File, 8#755).
 
 consumer_dir(Config, Name) ->
     Dir = filename:join(?config(priv_dir, Config), Name),

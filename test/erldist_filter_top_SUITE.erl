@@ -54,7 +54,10 @@ init_per_testcase(_TestCase, Config) ->
     Erl = lists:join(" ", ["erl -name", Name ++ "@127.0.0.1",
                            "-proto_dist erldist_filter_inet_tcp -start_epmd false",
                            "-epmd_module edf_test_epmd -setcookie edf_test",
-                           "-erldist_filter safe_policy true"]
+                           "-erldist_filter safe_policy true",
+                           %% The peers' refusals go on all the time: on the
+                           %% console they would push the prompts off screen.
+                           "-erldist_filter log_to_default_handler false"]
                      ++ ["-pa " ++ D || D <- Dirs]),
     ok = tmux(Socket, ["new-session", "-d", "-s", "top", "-x", "200", "-y", "50", lists:flatten(Erl)]),
     try

@@ -93,4 +93,47 @@ defmodule EDFTest do
     assert out =~ "sort: node"
     refute Process.whereis(:erldist_filter_top_collector)
   end
+
+  # What `h EDF` and `h EDF.world_stats_print` show in iex.
+  test "EDF carries its docs" do
+    {:docs_v1, _, :elixir, _, %{"en" => moduledoc}, _, docs} = Code.fetch_docs(EDF)
+    assert moduledoc =~ "Elixir conveniences for erldist_filter"
+    documented = for {{:function, name, arity}, _, _, %{"en" => _}, _} <- docs, do: {name, arity}
+    assert {:world_stats_print, 0} in documented
+    assert {:top, 1} in documented
+  end
+
+  test "EDF.world_stats_print/0 prints this node's counters" do
+    out = ExUnit.CaptureIO.capture_io(fn -> assert EDF.world_stats_print() == :ok end)
+    assert out =~ "erldist_filter on nonode@nohost, every channel (open and closed):"
+  end
+
+  # Elixir's Logger replaces OTP's default handler with one that logs
+  # every domain: the in-force line (domain [:erldist_filter]) reaches it
+  # with no configuration. (This project's own mix build does not start
+  # Logger; an Elixir application does.)
+  test "config_reload/0 applies the environment and its line reaches Logger" do
+    {:ok, _} = Application.ensure_all_started(:logger)
+
+    log =
+      ExUnit.CaptureLog.capture_log(fn ->
+        Application.put_env(:erldist_filter, :config, logging: true)
+        assert {:ok, %{config: %{logging: true}}} = :erldist_filter.config_reload()
+      end)
+
+    assert log =~ "erldist_filter in force: safe_policy=false"
+    assert :erldist_filter_nif.config_get(:logging)
+  after
+    Application.delete_env(:erldist_filter, :config)
+    {:ok, _} = :erldist_filter.config_reload()
+  end
+
+  test "config_reload/0 names a wrong key and changes nothing" do
+    Application.put_env(:erldist_filter, :safe_policy, :yes)
+
+    assert {:error, {:invalid_config, :safe_policy, :yes, [true, false]}} =
+             :erldist_filter.config_reload()
+  after
+    Application.delete_env(:erldist_filter, :safe_policy)
+  end
 end

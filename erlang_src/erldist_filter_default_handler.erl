@@ -1,0 +1,62 @@
+%%% @doc Makes the library's reports reach OTP's default logger handler.
+%%%
+%%% Every report of the library has domain `[erldist_filter]', so that it
+%%% can be filtered as one. But on a plain Erlang node the `default'
+%%% handler (logger_std_h) is added with `filter_default => stop' and a
+%%% `domain' filter that logs only events whose domain is a prefix of
+%%% `[otp, sasl]' (`[]', `[otp]', `[otp, sasl]') or that have none (kernel's
+%%% logger_internal.hrl, DEFAULT_HANDLER_FILTERS): our warnings and errors
+%%% were dropped without a trace. At application start we add one filter to
+%%% that handler, `erldist_filter', that logs our warnings and errors
+%%% (domain `[erldist_filter | _]', level `warning' or worse) and the
+%%% configuration lines (domain `[erldist_filter, config]': what is in
+%%% force, at notice). The policy's notices (one per operation it keeps)
+%%% stay out: on a console they would bury everything else.
+%%%
+%%% Elixir's Logger replaces the default handler with its own, which logs
+%%% every domain: nothing to do there. Opt out with the application
+%%% environment `{log_to_default_handler, false}', or remove the filter:
+%%% `logger:remove_handler_filter(default, erldist_filter)'.
+%%% @hidden Internal to the library, not an API.
+-module(erldist_filter_default_handler).
+
+-export([ensure_visible/0]).
+-export([filter/2]).
+
+-define(FILTER, {fun ?MODULE:filter/2, []}).
+
+%% @doc Add the filter to handler `default' when it exists and lacks it.
+-spec ensure_visible() -> ok.
+ensure_visible() ->
+    case application:get_env(erldist_filter, log_to_default_handler, true) of
+        false -> ok;
+        _ -> add_filter()     % a wrong value is reported by erldist_filter_config
+    end.
+
+add_filter() ->
+    case logger:get_handler_config(default) of
+        {ok, #{filters := Filters}} ->
+            case lists:keymember(erldist_filter, 1, Filters) of
+                true -> ok;
+                false -> add_filter_result(logger:add_handler_filter(default, erldist_filter, ?FILTER))
+            end;
+        {error, {not_found, default}} ->
+            ok
+    end.
+
+%% Another process may have added it in between.
+add_filter_result(ok) -> ok;
+add_filter_result({error, {already_exist, erldist_filter}}) -> ok.
+
+%% @private The handler filter: log (return the event) or leave the decision
+%% to the other filters (`ignore'; the default handler then stops it).
+-spec filter(logger:log_event(), []) -> logger:filter_return().
+filter(#{meta := #{domain := [erldist_filter, config | _]}} = Event, _) ->
+    Event;
+filter(#{level := Level, meta := #{domain := [erldist_filter | _]}} = Event, _) ->
+    case logger:compare_levels(Level, warning) of
+        lt -> ignore;
+        _ -> Event
+    end;
+filter(_Event, _) ->
+    ignore.
