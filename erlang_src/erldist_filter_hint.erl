@@ -62,6 +62,8 @@ payload_hint({'$gen_call', _, {Op, _}})
     drop;
 payload_hint({io_request, _, _, _}) -> drop;
 payload_hint({io_reply, _, _}) -> drop;
+%% code_server: load, purge, ... (refused whoever it is sent to)
+payload_hint({code_call, _, _}) -> drop;
 %% pool: spawn on behalf of the caller
 payload_hint({'$gen_call', _, {spawn, Pid, M, F, A}})
   when is_pid(Pid), is_atom(M), is_atom(F), is_list(A) ->

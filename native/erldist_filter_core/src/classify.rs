@@ -154,6 +154,8 @@ pub fn suspicious_payload(v: &Viewer<'_>, p: usize) -> Result<bool, Error> {
             matches!(v.tuple::<2>(msg)?, Some([t, _]) if v.is_atom(t, "try_again_restart")?)
         }
         3 if tag.eq_str("system") || tag.eq_str("EXIT") || tag.eq_str("io_reply") => true,
+        // code_server's request shape: refused whoever it is sent to.
+        3 if tag.eq_str("code_call") => true,
         3 if tag.eq_str("$gen_call") => {
             let [_, _, req] = elems::<3>(v, first)?;
             suspicious_gen_call(v, req)?
