@@ -19,6 +19,9 @@
 -export([targets/0]).
 -export([decisions_start/0]).
 -export([await_drop/3]).
+-export([await_decision/4]).
+-export([forget/0]).
+-export([send_named/3]).
 -export([log/2]).
 -export([payload_module/0]).
 
@@ -152,6 +155,12 @@ send_attack(group_leader_signal, Target, Self, _Tag) when is_pid(Target) ->
     group_leader(Self, Target),
     none.
 
+%% @doc Send `Msg' to `Name' on `Node' (REG_SEND).
+-spec send_named(atom(), node(), term()) -> ok.
+send_named(Name, Node, Msg) ->
+    {Name, Node} ! Msg,
+    ok.
+
 %% @doc Every attack with the registered name it is aimed at (`none' for
 %% unnamed targets, `signal' for signals, which take a pid).
 -spec targets() -> [{atom(), atom()}].
@@ -195,6 +204,26 @@ await_drop(Node, To, Timeout) ->
     after Timeout -> timeout
     end.
 
+%% @doc Block until a decision `Decision' on a message from `Node' to
+%% `To' is logged (or `Timeout' ms pass).
+-spec await_decision(node(), term(), keep | drop, timeout()) -> map() | timeout.
+await_decision(Node, To, Decision, Timeout) ->
+    Ref = make_ref(),
+    Pred = fun(#{what := erldist_filter_policy, decision := D, node := N} = R) ->
+                   D =:= Decision andalso N =:= Node andalso maps:get(to, R, undefined) =:= To;
+              (_) -> false
+           end,
+    ?COLLECTOR ! {await, self(), Ref, Pred},
+    receive {Ref, Report} -> Report
+    after Timeout -> timeout
+    end.
+
+%% @doc Forget the decisions collected so far.
+-spec forget() -> ok.
+forget() ->
+    ?COLLECTOR ! forget,
+    ok.
+
 %% @private logger handler callback.
 log(#{msg := {report, Report}}, _Config) when is_map(Report) ->
     ?COLLECTOR ! {event, Report},
@@ -208,6 +237,8 @@ collector(Events, Waiters) ->
             {Done, Left} = lists:partition(fun({_, _, P}) -> match(P, E) end, Waiters),
             [From ! {Ref, E} || {From, Ref, _} <- Done],
             collector(lists:sublist([E | Events], 10000), Left);
+        forget ->
+            collector([], Waiters);
         {await, From, Ref, Pred} ->
             case [E || E <- lists:reverse(Events), match(Pred, E)] of
                 [E | _] -> From ! {Ref, E}, collector(Events, Waiters);

@@ -27,7 +27,8 @@
 -export([init_per_testcase/2, end_per_testcase/2]).
 -export([rex_cast/1, rex_call/1, start_child/1, io_request/1, code_load/1,
          file_read/1, file_write/1, init_request/1, sys_get_state/1, app_master/1,
-         exit_signal/1, link_signal/1, group_leader_signal/1]).
+         exit_signal/1, link_signal/1, group_leader_signal/1,
+         raw_encodings/1, bounded_allowlisted_names/1]).
 
 %% Run on the victims
 -export([setup_victim/2]).
@@ -44,7 +45,7 @@ suite() ->
 all() ->
     [rex_cast, rex_call, start_child, io_request, code_load, file_read, file_write,
      init_request, sys_get_state, app_master, exit_signal, link_signal,
-     group_leader_signal].
+     group_leader_signal, raw_encodings, bounded_allowlisted_names].
 
 init_per_testcase(_Case, Config) ->
     {ok, Stock} = edf_test_peer:start(#{carrier => stock_inet, prefix => "stock",
@@ -83,6 +84,118 @@ app_master(Config) -> message_attack(app_master, Config).
 exit_signal(Config) -> signal_attack(exit_signal, Config).
 link_signal(Config) -> signal_attack(link_signal, Config).
 group_leader_signal(Config) -> signal_attack(group_leader_signal, Config).
+
+%% The rex cast by pid in the encodings OTP does not write but the VM
+%% reads, from a raw connection (`edf_hostile_peer'): inline atoms,
+%% atom-cache references, a plain SEND and SEND_TT (no sender) and a
+%% two-fragment message. The cast makes the victim's rex send to the attacker's
+%% agent, over the victims' ordinary connection to the attacker.
+raw_encodings(Config) ->
+    Agent = call(?config(attacker, Config), erlang, whereis, [edf_test_evasion_agent]),
+    [begin
+         Victim = ?config(V, Config),
+         VictimNode = node_of(Victim),
+         Rex = call(Victim, erlang, whereis, [rex]),
+         {ok, Conn} = edf_hostile_peer:connect(VictimNode, #{creation => 7}),
+         Tag = erlang:unique_integer([positive]),
+         ok = send_raw_cast(Conn, Encoding, Rex, Agent, Tag),
+         Variant = {raw, V, Encoding},
+         Key = {Tag, none},
+         case V of
+             stock ->
+                 ?assertMatch({Variant, {effect, _}}, {Variant, effect(Config, Key, ?EFFECT_MS)});
+             safe ->
+                 Decision = call(Victim, edf_test_evasion, await_drop,
+                                 [edf_hostile_peer:node_name(Conn), Rex, ?TIMEOUT]),
+                 ?assertMatch({Variant, #{decision := drop}}, {Variant, Decision}),
+                 ?assertEqual({Variant, no_effect}, {Variant, effect(Config, Key, 0)}),
+                 ?assertEqual(Rex, call(Victim, erlang, whereis, [rex]))
+         end,
+         edf_hostile_peer:close(Conn)
+     end
+     || V <- [stock, safe],
+        Encoding <- [inline_atoms, cache_refs, send, send_tt, fragments]],
+    victim_up(Config).
+
+%% Messages to allowlisted names are bounded: a log event whose format
+%% expands (field width), one nested too deep, an event logger_proxy
+%% would relay to another node, a global registration over the size bound
+%% and one of a name over 1 KiB are refused; an ordinary log event is
+%% delivered. (`pg' is not on the NIF's OTP name blocklist: its messages
+%% reach the policy only with a suspicious shape or `untrusted' on.)
+bounded_allowlisted_names(Config) ->
+    Safe = ?config(safe, Config),
+    SafeNode = node_of(Safe),
+    Attacker = node_of(?config(attacker, Config)),
+    Refused = [{logger_proxy, {log, notice, "~999999999p", [x], #{}}, logger_format_refused},
+               {logger_proxy, {log, notice, "~p", [deep(100)], #{}}, logger_format_refused},
+               {logger_proxy, {remote, Attacker, {log, notice, "x", [], #{}}}, logger_request},
+               {logger_proxy, {log, notice, "~p", [binary:copy(<<"x">>, 100000)], #{}}, payload_too_large},
+               {global_name_server, {'$gen_call', {self, ref}, {register, binary:copy(<<"n">>, 5 bsl 20), self, method}},
+                payload_too_large},
+               {global_name_server, {'$gen_call', {self, ref}, {register, binary:copy(<<"n">>, 2000), self, method}},
+                global_name_too_large}],
+    [begin
+         ok = call(?config(attacker, Config), edf_test_evasion, send_named, [Name, SafeNode, Msg]),
+         ?assertMatch({Name, Reason, #{decision := drop, reason := Reason}},
+                      {Name, Reason, call(Safe, edf_test_evasion, await_drop, [Attacker, Name, ?TIMEOUT])}),
+         ok = call(Safe, edf_test_evasion, forget, [])
+     end || {Name, Msg, Reason} <- Refused],
+    %% An ordinary remote log event reaches the victim's logger.
+    ok = call(?config(attacker, Config), edf_test_evasion, send_named,
+              [logger_proxy, SafeNode, {log, notice, "edf evasion ~p", [hello], #{}}]),
+    ?assertMatch(#{decision := keep},
+                 call(Safe, edf_test_evasion, await_decision, [Attacker, logger_proxy, keep, ?TIMEOUT])),
+    victim_up(Config).
+
+deep(0) -> [];
+deep(N) -> [deep(N - 1)].
+
+%% A rex cast to `Rex' in one raw encoding; `Agent' gets `{pwned, Tag}'.
+send_raw_cast(Conn, Encoding, Rex, Agent, Tag) ->
+    From = from_pid(edf_hostile_peer:node_name(Conn)),
+    To = pid_ext(Rex),
+    Payload = edf_hostile_peer:term({'$gen_cast', {cast, erlang, send, [Agent, {pwned, Tag}], Agent}}),
+    Empty = edf_hostile_peer:term(''),
+    Token = edf_hostile_peer:term({0, 16, 0, From, 0}),
+    case Encoding of
+        inline_atoms ->
+            send_d(Conn, [], [<<104, 3, 97, 22>>, From, To], Payload);
+        cache_refs ->
+            %% The victim's name (in the target pid) as a new cache entry.
+            {_, NodeName} = node_text(Rex),
+            Refs = [{new, 5, NodeName}],
+            <<88, _/binary>> = To,
+            ToRef = <<88, 82, 0, (binary:part(To, byte_size(To) - 12, 12))/binary>>,
+            send_d(Conn, Refs, [<<104, 3, 97, 22>>, From, ToRef], Payload);
+        send ->
+            send_d(Conn, [], [<<104, 3, 97, 2>>, Empty, To], Payload);
+        send_tt ->
+            send_d(Conn, [], [<<104, 4, 97, 12>>, Empty, To, Token], Payload);
+        fragments ->
+            Control = iolist_to_binary([<<104, 3, 97, 22>>, From, To]),
+            Half = byte_size(Payload) div 2,
+            <<P1:Half/binary, P2/binary>> = Payload,
+            ok = edf_hostile_peer:send_frame(Conn, edf_hostile_peer:frame_frag_header(1, 2, [], Control, P1)),
+            edf_hostile_peer:send_frame(Conn, edf_hostile_peer:frame_frag_cont(1, 1, P2))
+    end.
+
+send_d(Conn, Refs, Control, Payload) ->
+    edf_hostile_peer:send_frame(Conn, edf_hostile_peer:frame_normal(Refs, Control, Payload)).
+
+%% A pid of the raw peer, inline node atom.
+from_pid(Node) ->
+    Name = atom_to_binary(Node, utf8),
+    <<88, 119, (byte_size(Name)), Name/binary, 1:32, 0:32, 7:32>>.
+
+%% The external encoding of a pid (NEW_PID_EXT, inline node atom).
+pid_ext(Pid) ->
+    <<131, Bin/binary>> = term_to_binary(Pid, [{minor_version, 2}]),
+    Bin.
+
+node_text(Pid) ->
+    <<88, 119, Len, Name:Len/binary, _/binary>> = pid_ext(Pid),
+    {Len, Name}.
 
 %%% Helpers
 
