@@ -315,14 +315,15 @@ send_decision(Sysname, Control, Payload, Hint, Config)
   when ?is_udist_dop_send_to_pid_t(Control); ?is_udist_dop_send_to_alias_t(Control) ->
     case dangerous(Payload) of
         {true, Reason} -> {drop, Reason};
-        false when Hint =:= drop -> {drop, hint_drop};
         false ->
             %% A pid of a protected or registered process is judged by its
             %% name, so a pid of an OTP process gets no more than its name;
             %% one without a name (a supervisor, an application master, a
-            %% group leader) takes only replies.
+            %% group leader) takes only replies. (The hint already says
+            %% the same; the name rules here are the policy's own.)
             Pid = target(Control),
             case {registered_name(Pid), erldist_filter_protected:lookup(Pid)} of
+                {undefined, unprotected} when Hint =:= drop -> {drop, hint_drop};
                 {undefined, unprotected} -> {keep, ordinary_send};
                 {undefined, {named, Name}} -> name_decision(Sysname, Name, Payload, Hint, Config);
                 {undefined, unnamed} -> unnamed_decision(Payload);

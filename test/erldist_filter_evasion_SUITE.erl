@@ -38,6 +38,8 @@
 -define(TIMEOUT, 20000).
 %% The longest a stock victim may take to show an effect (returns earlier).
 -define(EFFECT_MS, 10000).
+%% The longest to wait for a victim's decision (under the peer call's timeout).
+-define(AWAIT_MS, 10000).
 
 suite() ->
     [{timetrap, {minutes, 3}}].
@@ -106,7 +108,7 @@ raw_encodings(Config) ->
                  ?assertMatch({Variant, {effect, _}}, {Variant, effect(Config, Key, ?EFFECT_MS)});
              safe ->
                  Decision = call(Victim, edf_test_evasion, await_drop,
-                                 [edf_hostile_peer:node_name(Conn), Rex, ?TIMEOUT]),
+                                 [edf_hostile_peer:node_name(Conn), Rex, ?AWAIT_MS]),
                  ?assertMatch({Variant, #{decision := drop}}, {Variant, Decision}),
                  ?assertEqual({Variant, no_effect}, {Variant, effect(Config, Key, 0)}),
                  ?assertEqual(Rex, call(Victim, erlang, whereis, [rex]))
@@ -138,14 +140,14 @@ bounded_allowlisted_names(Config) ->
     [begin
          ok = call(?config(attacker, Config), edf_test_evasion, send_named, [Name, SafeNode, Msg]),
          ?assertMatch({Name, Reason, #{decision := drop, reason := Reason}},
-                      {Name, Reason, call(Safe, edf_test_evasion, await_drop, [Attacker, Name, ?TIMEOUT])}),
+                      {Name, Reason, call(Safe, edf_test_evasion, await_drop, [Attacker, Name, ?AWAIT_MS])}),
          ok = call(Safe, edf_test_evasion, forget, [])
      end || {Name, Msg, Reason} <- Refused],
     %% An ordinary remote log event reaches the victim's logger.
     ok = call(?config(attacker, Config), edf_test_evasion, send_named,
               [logger_proxy, SafeNode, {log, notice, "edf evasion ~p", [hello], #{}}]),
     ?assertMatch(#{decision := keep},
-                 call(Safe, edf_test_evasion, await_decision, [Attacker, logger_proxy, keep, ?TIMEOUT])),
+                 call(Safe, edf_test_evasion, await_decision, [Attacker, logger_proxy, keep, ?AWAIT_MS])),
     victim_up(Config).
 
 deep(0) -> [];
@@ -212,7 +214,7 @@ message_attack(Attack, Config) ->
              safe ->
                  To = case Target of {N, _} -> N; Pid -> Pid end,
                  Decision = call(?config(safe, Config), edf_test_evasion, await_drop,
-                                 [node_of(?config(attacker, Config)), To, ?TIMEOUT]),
+                                 [node_of(?config(attacker, Config)), To, ?AWAIT_MS]),
                  ?assertMatch({Variant, #{decision := drop}}, {Variant, Decision}),
                  ?assertEqual({Variant, no_effect}, {Variant, effect(Config, Key, 0)})
          end
@@ -240,7 +242,7 @@ signal_attack(Attack, Config) ->
                  Attack =/= link_signal andalso
                      ?assertMatch({Variant, #{decision := drop}},
                                   {Variant, call(Victim, edf_test_evasion, await_drop,
-                                                 [node_of(?config(attacker, Config)), Target, ?TIMEOUT])}),
+                                                 [node_of(?config(attacker, Config)), Target, ?AWAIT_MS])}),
                  ?assertEqual({Variant, false},
                               {Variant, call(Victim, ?MODULE, signal_effect, [Attack, Target, Agent])}),
                  ?assertEqual(no_effect, effect(Config, Key, 0))
