@@ -555,9 +555,8 @@ to_name(#udist_dop_altact_sig_send{to = Name}) -> Name.
 answer_refused(Sysname, Control, {'$gen_call', {Pid, Tag} = From, _Request}) when is_pid(Pid) ->
     case node(Pid) =:= Sysname andalso tag_on(Sysname, Tag) of
         true ->
-            Reply = case Control of
-                        #udist_dop_reg_send{to_name = rex} -> {badrpc, {'EXIT', unauthorized}};
-                        #udist_dop_reg_send_tt{to_name = rex} -> {badrpc, {'EXIT', unauthorized}};
+            Reply = case target_name(Control) of
+                        rex -> {badrpc, {'EXIT', unauthorized}};
                         _ -> {error, unauthorized}
                     end,
             _ = gen:reply(From, Reply),
@@ -570,6 +569,19 @@ answer_refused(Sysname, _Control, {io_request, From, ReplyAs, _Request})
     true;
 answer_refused(_Sysname, _Control, _Payload) ->
     false.
+
+%% The name a send was aimed at: its registered name, or the name of the
+%% process whose pid it was sent to.
+target_name(Control) when ?is_udist_dop_send_to_name_t(Control) -> to_name(Control);
+target_name(Control) ->
+    case registered_name(target(Control)) of
+        undefined ->
+            case erldist_filter_protected:lookup(target(Control)) of
+                {named, Name} -> Name;
+                _ -> undefined
+            end;
+        Name -> Name
+    end.
 
 %% gen's tags: a reference, or `[alias | Alias]' whose alias must be the
 %% sender's.
