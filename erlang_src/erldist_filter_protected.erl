@@ -5,8 +5,8 @@
 %%% Protected: every registered process (by its name); and, without a
 %%% name, every application master and its helper, every supervisor of
 %%% every running application, every worker of OTP's own applications
-%%% (those under `code:lib_dir()'), and the group leader of every process
-%%% above (I/O servers).
+%%% (by name: kernel, stdlib, ssl, mnesia, ...), and the group leader of
+%%% every process above (I/O servers).
 %%%
 %%% Registrations and process starts send no notification, so the set is
 %%% recomputed: at start, every `protected_refresh_ms' (application
@@ -205,8 +205,11 @@ links(Pid) ->
         undefined -> []
     end.
 
+%% OTP's applications by name: a release puts every application under
+%% `code:lib_dir()', so the directory cannot tell OTP's from the user's.
 is_otp_app(App) ->
-    case code:lib_dir(App) of
-        Dir when is_list(Dir) -> lists:prefix(code:lib_dir(), Dir);
-        _ -> false
-    end.
+    lists:member(App, [asn1, common_test, compiler, crypto, debugger, dialyzer, diameter,
+                       edoc, eldap, erl_interface, erts, et, eunit, ftp, inets, jinterface,
+                       kernel, megaco, mnesia, observer, odbc, os_mon, parsetools, public_key,
+                       reltool, runtime_tools, sasl, snmp, ssh, ssl, stdlib, syntax_tools,
+                       tftp, tools, wx, xmerl]).
