@@ -13,7 +13,8 @@
 %%% == Decisions ==
 %%% <ul>
 %%% <li><b>Spawn requests</b> (`erpc', `rpc', `spawn/4', `spawn_request'):
-%%%   the function must be on the spawn allowlist. For `erpc:execute_call'
+%%%   the function must be on the spawn allowlist, with its arguments
+%%%   (an entry may list the values each argument may take). For `erpc:execute_call'
 %%%   and `erpc:execute_cast' the function checked is the one the caller
 %%%   asked for (their arguments carry it). Refused: an `erpc:call' or
 %%%   `rpc:call' caller gets `exit:{exception, unauthorized}' resp.
@@ -37,8 +38,15 @@
 %%%   the sending node (default: `global_name_server' and `pg', for the
 %%%   `global' and `pg' protocols), and then only when it carries no fun
 %%%   (other than `global''s resolvers) and, for `global_name_server',
-%%%   only the requests other nodes make. With `strict_names' every
-%%%   registered name (not only OTP's) must be on the allowlist.</li>
+%%%   only the requests other nodes make; payloads to allowed names are
+%%%   bounded (`name_max_bytes', `global_max_name_bytes', and for
+%%%   `logger_proxy' only log events whose format cannot expand). With
+%%%   `strict_names' every registered name (not only OTP's) must be on
+%%%   the allowlist.</li>
+%%% <li><b>Sends to a pid</b> of a protected process ({@link
+%%%   erldist_filter_protected}) are judged as sends to its name; one
+%%%   without a name (a supervisor, an application master, a group
+%%%   leader) takes only gen replies.</li>
 %%% <li>A refused `gen_server' call is answered (when its caller is on the
 %%%   sending node) so that the caller does not hang: `{badrpc, {'EXIT',
 %%%   unauthorized}}' for `rex', `{error, unauthorized}' otherwise; a
@@ -56,14 +64,21 @@
 %%% decision, so a change applies at once):
 %%% <ul>
 %%% <li>`spawn': the spawn allowlist, `[{Module, Function, Arity}]'
-%%%   (`Arity' may be `'_''); or a map from a node name (or `'_' for every
+%%%   (`Arity' may be `'_'') or `[{Module, Function, [ArgSpec]}]' (each
+%%%   `ArgSpec' `'_'' or `{one_of, Values}'); or a map from a node name (or `'_' for every
 %%%   node, or `{peer_cert, Type, Value}' for every node whose TLS
 %%%   certificate has that subject attribute or alternative name, e.g.
 %%%   `{peer_cert, cn, <<"ops">>}'; see {@link
 %%%   erldist_filter:peer_certificate/1}) to such a list. Default {@link
 %%%   default_spawn/0}.</li>
+%%% <li>`rex': what `rex' may run (same shapes as `spawn'). `rex' runs it
+%%%   in its own process, outside the spawn budgets, so keep it cheap.
+%%%   Default {@link default_spawn/0}.</li>
 %%% <li>`names': the registered names remote nodes may message, a list or
 %%%   a per-node map as above. Default {@link default_names/0}.</li>
+%%% <li>`name_max_bytes' (default {@link default_name_max_bytes/0}),
+%%%   `global_max_name_bytes' (1024), `logger_max_depth' (64): the bounds
+%%%   on what allowed names receive.</li>
 %%% <li>`strict_names' (default false): apply `names' to every registered
 %%%   name that reaches the policy, not only OTP's.</li>
 %%% <li>`global_resolvers' (default `[global]'): modules whose funs may
