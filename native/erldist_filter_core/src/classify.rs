@@ -43,8 +43,8 @@ pub const ROUTER_PREFIX: &str = "erldist_filter_router_";
 
 /// Classify a decoded message. `payload` is the position of the payload
 /// term in the viewer's bytes, for operations that carry one. A send to a
-/// pid in `protected` is judged as a send to its name (or, unnamed,
-/// always asks the policy).
+/// pid in `protected` is judged as a send to its name (or, unnamed and
+/// with the OTP name blocklist on, always leaves the fast path).
 pub fn classify(
     ctrl: &Control<'_>,
     payload: Option<usize>,
@@ -68,7 +68,9 @@ pub fn classify(
     let to_name = |name: AtomRef<'_>| send(&|| suspicious_name_send(name, payload, v, cfg));
     let to_pid = |pid: &PidView<'_>| match protected.lookup(pid) {
         Some(Guard::Named(name)) => to_name(AtomRef::inline(name.as_bytes(), true)),
-        Some(Guard::Unnamed) => Ok(log_dor),
+        // The pid-side of the OTP name blocklist: on with the same switch.
+        Some(Guard::Unnamed) if cfg.otp_name_blocklist => Ok(log_dor),
+        Some(Guard::Unnamed) => send(&generic),
         None => send(&generic),
     };
     let quiet = if cfg.untrusted { LOG_EMIT } else { EMIT };

@@ -32,10 +32,17 @@ fn send_sender(to: &[u8]) -> Vec<u8> {
     prefixed(4, &frame_normal(&[], &control, &[119, 5, b'h', b'e', b'l', b'l', b'o']))
 }
 
-/// Whether the channel delivers `packet` unchanged.
+fn config(otp_name_blocklist: bool) -> Config {
+    Config { deep_packet_inspection: true, redirect_dist_operations: true, otp_name_blocklist, ..Config::default() }
+}
+
+/// Whether the channel delivers `packet` unchanged (the safe policy's switches).
 fn unchanged(ch: &mut Channel, packet: &[u8]) -> bool {
-    let cfg = Config { deep_packet_inspection: true, redirect_dist_operations: true, ..Config::default() };
-    let out = feed(ch, &cfg, &[packet], u64::MAX);
+    unchanged_with(ch, packet, &config(true))
+}
+
+fn unchanged_with(ch: &mut Channel, packet: &[u8], cfg: &Config) -> bool {
+    let out = feed(ch, cfg, &[packet], u64::MAX);
     out.len() == 1 && out[0] == packet[4..]
 }
 
@@ -58,4 +65,8 @@ fn sends_to_protected_pids_leave_the_fast_path() {
     assert!(unchanged(&mut ch, &send_sender(&pid("b@h", 5, 0, 8))));
     assert!(unchanged(&mut ch, &send_sender(&pid("c@h", 5, 0, 7))));
     assert!(unchanged(&mut ch, &send_sender(&pid("b@h", 9, 0, 7))));
+    // without the OTP name blocklist an unnamed one gets the payload rules only
+    assert!(unchanged_with(&mut ch, &send_sender(&pid("b@h", 6, 0, 7)), &config(false)));
+    // rex's own rule holds with or without it, as for a REG_SEND
+    assert!(!unchanged_with(&mut ch, &send_sender(&pid("b@h", 5, 0, 7)), &config(false)));
 }
