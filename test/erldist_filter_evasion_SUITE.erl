@@ -15,6 +15,12 @@
 %%% the one-line safe policy: the refusal is logged, nothing came back,
 %%% the target is unharmed and the victim is up.
 %%%
+%%% `raw_encodings' sends the rex cast by pid in the encodings OTP does
+%%% not write (inline atoms, cache references, SEND/SEND_TT, fragments)
+%%% from a raw connection; `bounded_allowlisted_names' shows the bounds on
+%%% what allowlisted names receive; `replies_reach_unnamed_protected' that
+%%% gen replies still reach a protected process without a name.
+%%%
 %%% Synchronisation is by messages: the effect of an attack is a message to
 %%% the attacking process, and the safe victim's refusal is awaited as a
 %%% logged decision (see `edf_test_evasion').
@@ -28,7 +34,7 @@
 -export([rex_cast/1, rex_call/1, start_child/1, io_request/1, code_load/1,
          file_read/1, file_write/1, init_request/1, sys_get_state/1, app_master/1,
          exit_signal/1, link_signal/1, group_leader_signal/1,
-         raw_encodings/1, bounded_allowlisted_names/1]).
+         raw_encodings/1, bounded_allowlisted_names/1, replies_reach_unnamed_protected/1]).
 
 %% Run on the victims
 -export([setup_victim/2]).
@@ -47,7 +53,8 @@ suite() ->
 all() ->
     [rex_cast, rex_call, start_child, io_request, code_load, file_read, file_write,
      init_request, sys_get_state, app_master, exit_signal, link_signal,
-     group_leader_signal, raw_encodings, bounded_allowlisted_names].
+     group_leader_signal, raw_encodings, bounded_allowlisted_names,
+     replies_reach_unnamed_protected].
 
 init_per_testcase(_Case, Config) ->
     {ok, Stock} = edf_test_peer:start(#{carrier => stock_inet, prefix => "stock",
@@ -148,6 +155,22 @@ bounded_allowlisted_names(Config) ->
               [logger_proxy, SafeNode, {log, notice, "edf evasion ~p", [hello], #{}}]),
     ?assertMatch(#{decision := keep},
                  call(Safe, edf_test_evasion, await_decision, [Attacker, logger_proxy, keep, ?AWAIT_MS])),
+    victim_up(Config).
+
+%% What a protected process without a name may get from afar: replies to
+%% its own gen calls, old style (`{Ref, Reply}', to its pid) or with an
+%% alias tag. They are delivered; anything else is refused (app_master).
+replies_reach_unnamed_protected(Config) ->
+    Safe = ?config(safe, Config),
+    Master = call(Safe, application_controller, get_master, [kernel]),
+    Attacker = node_of(?config(attacker, Config)),
+    [begin
+         ok = call(?config(attacker, Config), erlang, apply,
+                   [fun(P, M) -> P ! M, ok end, [Master, Reply]]),
+         ?assertMatch(#{decision := keep, reason := reply_to_protected},
+                      call(Safe, edf_test_evasion, await_decision, [Attacker, Master, keep, ?AWAIT_MS])),
+         ok = call(Safe, edf_test_evasion, forget, [])
+     end || Reply <- [{make_ref(), late_reply}, {[alias | make_ref()], late_reply}]],
     victim_up(Config).
 
 deep(0) -> [];
