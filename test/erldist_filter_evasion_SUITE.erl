@@ -16,7 +16,8 @@
 %%% the target is unharmed and the victim is up.
 %%%
 %%% `raw_encodings' sends the rex cast by pid in the encodings OTP does
-%%% not write (inline atoms, cache references, SEND/SEND_TT, fragments)
+%%% not write (inline atoms, cache references, SEND/SEND_TT, fragments,
+%%% pass-through)
 %%% from a raw connection; `bounded_allowlisted_names' shows the bounds on
 %%% what allowlisted names receive; `replies_reach_unnamed_protected' that
 %%% gen replies still reach a protected process without a name.
@@ -96,8 +97,9 @@ group_leader_signal(Config) -> signal_attack(group_leader_signal, Config).
 
 %% The rex cast by pid in the encodings OTP does not write but the VM
 %% reads, from a raw connection (`edf_hostile_peer'): inline atoms,
-%% atom-cache references, a plain SEND and SEND_TT (no sender) and a
-%% two-fragment message. The cast makes the victim's rex send to the attacker's
+%% atom-cache references, a plain SEND and SEND_TT (no sender), a
+%% two-fragment message, and pass-through framing ('p', negotiated
+%% without atom-cache headers and fragments). The cast makes the victim's rex send to the attacker's
 %% agent, over the victims' ordinary connection to the attacker.
 raw_encodings(Config) ->
     Agent = call(?config(attacker, Config), erlang, whereis, [edf_test_evasion_agent]),
@@ -105,7 +107,7 @@ raw_encodings(Config) ->
          Victim = ?config(V, Config),
          VictimNode = node_of(Victim),
          Rex = call(Victim, erlang, whereis, [rex]),
-         {ok, Conn} = edf_hostile_peer:connect(VictimNode, #{creation => 7}),
+         {ok, Conn} = edf_hostile_peer:connect(VictimNode, #{flags => raw_flags(Encoding), creation => 7}),
          Tag = erlang:unique_integer([positive]),
          ok = send_raw_cast(Conn, Encoding, Rex, Agent, Tag),
          Variant = {raw, V, Encoding},
@@ -123,7 +125,7 @@ raw_encodings(Config) ->
          edf_hostile_peer:close(Conn)
      end
      || V <- [stock, safe],
-        Encoding <- [inline_atoms, cache_refs, send, send_tt, fragments]],
+        Encoding <- [inline_atoms, cache_refs, send, send_tt, fragments, pass_through]],
     victim_up(Config).
 
 %% Messages to allowlisted names are bounded: a log event whose format
@@ -176,6 +178,11 @@ replies_reach_unnamed_protected(Config) ->
 deep(0) -> [];
 deep(N) -> [deep(N - 1)].
 
+%% OTP 25's default flags; pass-through framing is used without
+%% atom-cache headers and fragments.
+raw_flags(pass_through) -> edf_hostile_peer:default_flags() band bnot (16#2000 bor 16#800000);
+raw_flags(_Encoding) -> edf_hostile_peer:default_flags().
+
 %% A rex cast to `Rex' in one raw encoding; `Agent' gets `{pwned, Tag}'.
 send_raw_cast(Conn, Encoding, Rex, Agent, Tag) ->
     From = from_pid(edf_hostile_peer:node_name(Conn)),
@@ -202,7 +209,9 @@ send_raw_cast(Conn, Encoding, Rex, Agent, Tag) ->
             Half = byte_size(Payload) div 2,
             <<P1:Half/binary, P2/binary>> = Payload,
             ok = edf_hostile_peer:send_frame(Conn, edf_hostile_peer:frame_frag_header(1, 2, [], Control, P1)),
-            edf_hostile_peer:send_frame(Conn, edf_hostile_peer:frame_frag_cont(1, 1, P2))
+            edf_hostile_peer:send_frame(Conn, edf_hostile_peer:frame_frag_cont(1, 1, P2));
+        pass_through ->
+            edf_hostile_peer:send_frame(Conn, [<<$p, 131>>, <<104, 3, 97, 22>>, From, To, <<131>>, Payload])
     end.
 
 send_d(Conn, Refs, Control, Payload) ->
