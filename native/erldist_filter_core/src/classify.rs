@@ -70,8 +70,7 @@ pub fn classify(
         Some(Guard::Named(name)) => to_name(AtomRef::inline(name.as_bytes(), true)),
         // The pid-side of the OTP name blocklist: on with the same switch.
         Some(Guard::Unnamed) if cfg.otp_name_blocklist => Ok(log_dor),
-        Some(Guard::Unnamed) => send(&generic),
-        None => send(&generic),
+        _ => send(&generic),
     };
     let quiet = if cfg.untrusted { LOG_EMIT } else { EMIT };
     use Dop::*;
