@@ -49,7 +49,8 @@ defmodule ErldistFilter.MixProject do
         :erldist_filter_sup,
         :erldist_filter_routers_sup,
         :erldist_filter_budget,
-        :erldist_filter_telemetry_poller
+        :erldist_filter_telemetry_poller,
+        :erldist_filter_protected
       ],
       # The TLS carrier uses ssl and public_key when (and only when) it is
       # configured; Elixir 1.15+ puts only declared applications on the

@@ -71,7 +71,8 @@ check() ->
 -spec keys() -> [atom()].
 keys() ->
     [bypass_filter, config, enable_erldist_filter, handler, limits, log_to_default_handler,
-     logger_capacity, policy, safe_policy, spawn_budget, telemetry_interval_ms].
+     logger_capacity, policy, protected_refresh_ms, safe_policy, spawn_budget,
+     telemetry_interval_ms].
 
 %% @doc One line saying what is in force, for the log and the shell.
 -spec format(in_force()) -> string().
@@ -111,8 +112,8 @@ check_key(K, V) when K =:= policy; K =:= spawn_budget ->
     %% Their owners (erldist_filter_policy, erldist_filter_budget) read the
     %% entries; here only the shape.
     each_pair(K, V, fun(_, _) -> ok end);
-check_key(telemetry_interval_ms, V) ->
-    (is_integer(V) andalso V > 0) orelse invalid(telemetry_interval_ms, V, [pos_integer]);
+check_key(K, V) when K =:= telemetry_interval_ms; K =:= protected_refresh_ms ->
+    (is_integer(V) andalso V > 0) orelse invalid(K, V, [pos_integer]);
 check_key(K, V) ->
     invalid(K, V, keys()).
 

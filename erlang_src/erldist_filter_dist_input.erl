@@ -75,6 +75,9 @@ transport(_TcpDriver) ->
     {{tcp, tcp_passive, tcp_closed, tcp_error}, fun inet:setopts/2}.
 
 open_channel(Node, Creation, ConnectionId, Flags) ->
+    %% Registrations send no notification: look again now (asynchronously;
+    %% the last periodic set protects meanwhile).
+    ok = erldist_filter_protected:refresh(),
     try
         erldist_filter_nif:channel_open(4, Node, Creation, ConnectionId, Flags)
     catch

@@ -14,6 +14,9 @@
 %%% <li>the "sensitive OTP shapes" the NIF learnt in 1.29 (pool spawn,
 %%%     timer apply, et_collector filter, cover load, eunit job);</li>
 %%% <li>sends addressed to a router (`erldist_filter_router_N');</li>
+%%% <li>sends to the pid of a protected process ({@link
+%%%     erldist_filter_protected}): its name's hint; for one without a
+%%%     name, anything but a gen reply;</li>
 %%% <li>NAME-flagged ALTACT_SIG_SEND messages, which follow the rules of
 %%%     REG_SEND instead of crashing;</li>
 %%% <li>any control message that is not expected to be redirected.</li>
@@ -43,9 +46,16 @@ hint(_Sysname, _Control) ->
 -spec hint(Sysname :: node(), Control :: udist:dop_with_payload(), Payload :: term()) -> hint().
 hint(_Sysname, Control, _Payload) when ?is_udist_dop_exit2_t(Control) ->
     drop;
-hint(_Sysname, Control, Payload) when ?is_udist_dop_send_to_alias_t(Control);
-                                      ?is_udist_dop_send_to_pid_t(Control) ->
+hint(_Sysname, Control, Payload) when ?is_udist_dop_send_to_alias_t(Control) ->
     payload_hint(Payload);
+hint(Sysname, Control, Payload) when ?is_udist_dop_send_to_pid_t(Control) ->
+    %% A protected process's pid gets its name's hint (issue 16); one
+    %% without a name takes only gen replies.
+    case erldist_filter_protected:lookup(to_pid(Control)) of
+        {named, Name} -> name_hint(Sysname, Name, Payload);
+        unnamed -> unnamed_hint(Payload);
+        unprotected -> payload_hint(Payload)
+    end;
 hint(Sysname, Control, Payload) when ?is_udist_dop_send_to_name_t(Control) ->
     name_hint(Sysname, to_name(Control), Payload);
 hint(_Sysname, _Control, _Payload) ->
@@ -62,6 +72,8 @@ payload_hint({'$gen_call', _, {Op, _}})
     drop;
 payload_hint({io_request, _, _, _}) -> drop;
 payload_hint({io_reply, _, _}) -> drop;
+%% code_server: load, purge, ... (refused whoever it is sent to)
+payload_hint({code_call, _, _}) -> drop;
 %% pool: spawn on behalf of the caller
 payload_hint({'$gen_call', _, {spawn, Pid, M, F, A}})
   when is_pid(Pid), is_atom(M), is_atom(F), is_list(A) ->
@@ -106,6 +118,13 @@ is_blocked_name(_) ->
     false.
 
 %%% Internal
+
+to_pid(#udist_dop_altact_sig_send{to = Pid}) -> Pid;
+to_pid(Control) -> element(3, Control).
+
+unnamed_hint({Ref, _Reply}) when is_reference(Ref) -> unsafe;
+unnamed_hint({[alias | Ref], _Reply}) when is_reference(Ref) -> unsafe;
+unnamed_hint(_Payload) -> drop.
 
 to_name(#udist_dop_reg_send{to_name = Name}) -> Name;
 to_name(#udist_dop_reg_send_tt{to_name = Name}) -> Name;

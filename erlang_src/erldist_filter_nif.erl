@@ -76,6 +76,8 @@
 -export([otp_name_blocklist/0]).
 -export([otp_name_is_blocked/1]).
 -export([defaults/0]).
+-export([protected_set/3]).
+-export([protected_count/0]).
 %% Logger
 -export([logger_open/0]).
 -export([logger_close/1]).
@@ -388,6 +390,20 @@ otp_name_blocklist() ->
 -spec otp_name_is_blocked(term()) -> boolean().
 %% @doc Whether `Name' is in the blocklist (false for non-atoms).
 otp_name_is_blocked(_Name) ->
+    ?NIF_STUB.
+
+-spec protected_set(node(), non_neg_integer(),
+                    [{non_neg_integer(), non_neg_integer(), atom()}]) -> ok.
+%% @doc Replace the node's protected processes (see
+%% `erldist_filter_protected'): `{Id, Serial, Name | undefined}' per
+%% local pid, `Id' and `Serial' as in the pid's external format. Sends to
+%% these pids are judged as sends to their names.
+protected_set(_Node, _Creation, _Pids) ->
+    ?NIF_STUB.
+
+-spec protected_count() -> non_neg_integer().
+%% @doc How many pids the current protected set holds.
+protected_count() ->
     ?NIF_STUB.
 
 %%%-------------------------------------------------------------------

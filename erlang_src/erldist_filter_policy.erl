@@ -13,7 +13,8 @@
 %%% == Decisions ==
 %%% <ul>
 %%% <li><b>Spawn requests</b> (`erpc', `rpc', `spawn/4', `spawn_request'):
-%%%   the function must be on the spawn allowlist. For `erpc:execute_call'
+%%%   the function must be on the spawn allowlist, with its arguments
+%%%   (an entry may list the values each argument may take). For `erpc:execute_call'
 %%%   and `erpc:execute_cast' the function checked is the one the caller
 %%%   asked for (their arguments carry it). Refused: an `erpc:call' or
 %%%   `rpc:call' caller gets `exit:{exception, unauthorized}' resp.
@@ -37,8 +38,15 @@
 %%%   the sending node (default: `global_name_server' and `pg', for the
 %%%   `global' and `pg' protocols), and then only when it carries no fun
 %%%   (other than `global''s resolvers) and, for `global_name_server',
-%%%   only the requests other nodes make. With `strict_names' every
-%%%   registered name (not only OTP's) must be on the allowlist.</li>
+%%%   only the requests other nodes make; payloads to allowed names are
+%%%   bounded (`name_max_bytes', `global_max_name_bytes', and for
+%%%   `logger_proxy' only log events whose format cannot expand). With
+%%%   `strict_names' every registered name (not only OTP's) must be on
+%%%   the allowlist.</li>
+%%% <li><b>Sends to a pid</b> of a protected process ({@link
+%%%   erldist_filter_protected}) are judged as sends to its name; one
+%%%   without a name (a supervisor, an application master, a group
+%%%   leader) takes only gen replies.</li>
 %%% <li>A refused `gen_server' call is answered (when its caller is on the
 %%%   sending node) so that the caller does not hang: `{badrpc, {'EXIT',
 %%%   unauthorized}}' for `rex', `{error, unauthorized}' otherwise; a
@@ -56,14 +64,21 @@
 %%% decision, so a change applies at once):
 %%% <ul>
 %%% <li>`spawn': the spawn allowlist, `[{Module, Function, Arity}]'
-%%%   (`Arity' may be `'_''); or a map from a node name (or `'_' for every
+%%%   (`Arity' may be `'_'') or `[{Module, Function, [ArgSpec]}]' (each
+%%%   `ArgSpec' `'_'' or `{one_of, Values}'); or a map from a node name (or `'_' for every
 %%%   node, or `{peer_cert, Type, Value}' for every node whose TLS
 %%%   certificate has that subject attribute or alternative name, e.g.
 %%%   `{peer_cert, cn, <<"ops">>}'; see {@link
 %%%   erldist_filter:peer_certificate/1}) to such a list. Default {@link
 %%%   default_spawn/0}.</li>
+%%% <li>`rex': what `rex' may run (same shapes as `spawn'). `rex' runs it
+%%%   in its own process, outside the spawn budgets, so keep it cheap.
+%%%   Default {@link default_spawn/0}.</li>
 %%% <li>`names': the registered names remote nodes may message, a list or
 %%%   a per-node map as above. Default {@link default_names/0}.</li>
+%%% <li>`name_max_bytes' (default {@link default_name_max_bytes/0}),
+%%%   `global_max_name_bytes' (1024), `logger_max_depth' (64): the bounds
+%%%   on what allowed names receive.</li>
 %%% <li>`strict_names' (default false): apply `names' to every registered
 %%%   name that reaches the policy, not only OTP's.</li>
 %%% <li>`global_resolvers' (default `[global]'): modules whose funs may
@@ -86,25 +101,53 @@
 -export([defaults/0]).
 -export([default_spawn/0]).
 -export([default_names/0]).
+-export([default_name_max_bytes/0]).
 -export([config/0]).
 %% Decisions without side effects (tests, the demo)
 -export([spawn_decision/4]).
 -export([send_decision/3]).
 
 -type decision() :: keep | drop.
+%% A function remote nodes may run: any arguments of that arity (`'_':
+%% any arity), or one spec per argument, `'_'' or `{one_of, Values}'.
+-type allowed() :: {module(), atom(), arity() | '_' | [arg_spec()]}.
+-type arg_spec() :: '_' | {one_of, [term()]}.
+-export_type([allowed/0, arg_spec/0]).
 -type reason() :: atom().
 -export_type([decision/0, reason/0]).
 
 %%% Configuration
 
-%% @doc The read-only functions any node may run here.
--spec default_spawn() -> [{module(), atom(), arity() | '_'}].
+%% @doc The read-only functions any node may run here, each with the only
+%% argument values it may take: every one answers in constant time from
+%% counters or build constants, stops no scheduler, and tells nothing a
+%% connected node could use against this one (no cookie, environment,
+%% file, application env, process state, dictionary or ETS contents).
+%% `erlang:system_info/1' and `erlang:statistics/1' take many other items
+%% that do leak or block (`procs', `info', `dist', `loaded',
+%% `allocated_areas', `exact_reductions', ...): those are refused.
+-spec default_spawn() -> [allowed()].
 default_spawn() ->
     [{erlang, node, 0},
      {erlang, nodes, 0},
-     {erlang, nodes, 1},
-     {erlang, system_info, 1},
-     {erlang, statistics, 1}].
+     {erlang, nodes, [{one_of, [visible, hidden, connected, this, known]}]},
+     {erlang, system_info, [{one_of, safe_system_info()}]},
+     {erlang, statistics, [{one_of, safe_statistics()}]}].
+
+%% Build constants and O(1) counters.
+safe_system_info() ->
+    [otp_release, version, system_version, driver_version, nif_version, machine,
+     wordsize, build_type, emu_flavor, emu_type, smp_support, threads,
+     schedulers, schedulers_online, dirty_cpu_schedulers, dirty_cpu_schedulers_online,
+     dirty_io_schedulers, logical_processors, logical_processors_online,
+     logical_processors_available, thread_pool_size, kernel_poll,
+     process_count, process_limit, port_count, port_limit, atom_count, atom_limit,
+     ets_count, ets_limit, dist_buf_busy_limit].
+
+%% Counters the VM keeps (no item that needs thread progress).
+safe_statistics() ->
+    [context_switches, garbage_collection, io, reductions, run_queue, runtime,
+     total_run_queue_lengths, total_active_tasks, wall_clock].
 
 %% @doc OTP registered names (on the OTP name blocklist) that other nodes
 %% may message: `global' and `pg' (default scope) need them, and
@@ -115,11 +158,25 @@ default_spawn() ->
 default_names() ->
     [global_name_server, pg, logger_proxy].
 
+%% @doc The largest payload (external size in bytes) delivered to each
+%% allowlisted name; `'_'' for names not listed. `global''s and `pg''s
+%% syncs carry every name or group, so theirs are larger.
+-spec default_name_max_bytes() -> #{atom() => non_neg_integer()}.
+default_name_max_bytes() ->
+    #{global_name_server => 4 * 1024 * 1024,
+      pg => 4 * 1024 * 1024,
+      logger_proxy => 64 * 1024,
+      '_' => 1024 * 1024}.
+
 %% @doc Every key with its default.
 -spec defaults() -> map().
 defaults() ->
     #{spawn => default_spawn(),
+      rex => default_spawn(),
       names => default_names(),
+      name_max_bytes => default_name_max_bytes(),
+      global_max_name_bytes => 1024,
+      logger_max_depth => 64,
       strict_names => false,
       global_resolvers => [global],
       reply_refused => true}.
@@ -194,19 +251,39 @@ spawn_decision(Sysname, M, F, A, Config) ->
     mfa_decision(Sysname, M, F, A, Config).
 
 mfa_decision(Sysname, M, F, A, Config) when is_atom(M), is_atom(F), is_list(A) ->
-    Arity = length(A),
-    case allowed_mfa(Sysname, M, F, Arity, Config) of
-        true -> {keep, spawn_allowed, {M, F, Arity}};
-        false -> {drop, spawn_not_allowed, {M, F, Arity}}
+    case proper_length(A) of
+        undefined ->
+            {drop, spawn_malformed, {M, F}};
+        Arity ->
+            case allowed_mfa(Sysname, M, F, A, maps:get(spawn, Config)) of
+                true -> {keep, spawn_allowed, {M, F, Arity}};
+                false -> {drop, spawn_not_allowed, {M, F, Arity}}
+            end
     end;
 mfa_decision(_Sysname, M, F, _A, _Config) ->
     {drop, spawn_malformed, {M, F}}.
 
-allowed_mfa(Sysname, M, F, Arity, Config) ->
-    lists:any(fun({M1, F1, A1}) -> M1 =:= M andalso F1 =:= F andalso (A1 =:= '_' orelse A1 =:= Arity);
+%% Whether `M:F(Args...)' may run for `Sysname' by the allowlist
+%% `Allowed': judged with its arguments (a proper list).
+allowed_mfa(Sysname, M, F, Args, Allowed) ->
+    Arity = length(Args),
+    lists:any(fun({M1, F1, A1}) when M1 =:= M, F1 =:= F ->
+                      A1 =:= '_' orelse A1 =:= Arity orelse
+                          (is_list(A1) andalso length(A1) =:= Arity andalso args_match(A1, Args));
                  (_) -> false
               end,
-              for_node(Sysname, maps:get(spawn, Config))).
+              for_node(Sysname, Allowed)).
+
+proper_length(List) ->
+    try length(List)
+    catch error:badarg -> undefined
+    end.
+
+args_match([], []) -> true;
+args_match(['_' | Specs], [_ | Args]) -> args_match(Specs, Args);
+args_match([{one_of, Values} | Specs], [Arg | Args]) when is_list(Values) ->
+    lists:member(Arg, Values) andalso args_match(Specs, Args);
+args_match(_Specs, _Args) -> false.
 
 %% A list applies to every node; a map has per-node lists, `'_'' and
 %% lists for the holders of a certificate attribute.
@@ -253,13 +330,19 @@ send_decision(Sysname, Control, Payload, Hint, Config)
   when ?is_udist_dop_send_to_pid_t(Control); ?is_udist_dop_send_to_alias_t(Control) ->
     case dangerous(Payload) of
         {true, Reason} -> {drop, Reason};
-        false when Hint =:= drop -> {drop, hint_drop};
         false ->
-            %% A pid of a registered process is judged by its name, so a
-            %% forged pid of an OTP process gets no more than its name.
-            case registered_name(target(Control)) of
-                undefined -> {keep, ordinary_send};
-                Name -> name_decision(Sysname, Name, Payload, Hint, Config)
+            %% A pid of a protected or registered process is judged by its
+            %% name, so a pid of an OTP process gets no more than its name;
+            %% one without a name (a supervisor, an application master, a
+            %% group leader) takes only replies. (The hint already says
+            %% the same; the name rules here are the policy's own.)
+            Pid = target(Control),
+            case {registered_name(Pid), erldist_filter_protected:lookup(Pid)} of
+                {undefined, unprotected} when Hint =:= drop -> {drop, hint_drop};
+                {undefined, unprotected} -> {keep, ordinary_send};
+                {undefined, {named, Name}} -> name_decision(Sysname, Name, Payload, Hint, Config);
+                {undefined, unnamed} -> unnamed_decision(Payload);
+                {Name, _} -> name_decision(Sysname, Name, Payload, Hint, Config)
             end
     end;
 send_decision(_Sysname, _Control, _Payload, _Hint, _Config) ->
@@ -294,6 +377,13 @@ name_decision(Sysname, Name, Payload, Hint, Config) ->
             end
     end.
 
+%% A protected process without a name gets only what looks like a
+%% gen_server reply to a call it made (`{Tag, Reply}', the tag a
+%% reference or `[alias | Ref]'): nothing else is meant for it from afar.
+unnamed_decision({Ref, _Reply}) when is_reference(Ref) -> {keep, reply_to_protected};
+unnamed_decision({[alias | Ref], _Reply}) when is_reference(Ref) -> {keep, reply_to_protected};
+unnamed_decision(_Payload) -> {drop, protected_process}.
+
 otp_name_reason(code_server) -> code_server_request;
 otp_name_reason(erl_prim_loader) -> code_server_request;
 otp_name_reason(init) -> init_request;
@@ -303,26 +393,88 @@ otp_name_reason(Name) when Name =:= kernel_sup; Name =:= kernel_safe_sup; Name =
     supervisor_request;
 otp_name_reason(_Name) -> otp_name_not_allowed.
 
-%% Allowed OTP names still never get funs (other than global's resolvers)
-%% nor, for global_name_server, calls other nodes do not make.
-allowed_name_decision(global_name_server, Payload, Config) ->
+%% Allowed OTP names get bounded payloads only (their size per name, and
+%% what each name's handling could blow up), never funs (other than
+%% global's resolvers), and for global_name_server only the calls other
+%% nodes make.
+allowed_name_decision(Name, Payload, Config) ->
+    Sizes = maps:get(name_max_bytes, Config),
+    Max = maps:get(Name, Sizes, maps:get('_', Sizes, infinity)),
+    case Max =:= infinity orelse erlang:external_size(Payload) =< Max of
+        false -> {drop, payload_too_large};
+        true -> allowed_payload_decision(Name, Payload, Config)
+    end.
+
+allowed_payload_decision(global_name_server, Payload, Config) ->
     case carries_foreign_fun(Payload, maps:get(global_resolvers, Config)) of
         true -> {drop, fun_to_otp_name};
         false ->
             case Payload of
                 {'$gen_call', _, Request} ->
                     case global_remote_call(Request) of
-                        true -> {keep, allowed_name};
+                        true -> global_name_size(Request, maps:get(global_max_name_bytes, Config));
                         false -> {drop, global_local_request}
                     end;
                 _ -> {keep, allowed_name}
             end
     end;
-allowed_name_decision(_Name, Payload, _Config) ->
+allowed_payload_decision(logger_proxy, Payload, Config) ->
+    case carries_foreign_fun(Payload, []) of
+        true -> {drop, fun_to_otp_name};
+        false -> logger_event_decision(Payload, maps:get(logger_max_depth, Config))
+    end;
+allowed_payload_decision(_Name, Payload, _Config) ->
     case carries_foreign_fun(Payload, []) of
         true -> {drop, fun_to_otp_name};
         false -> {keep, allowed_name}
     end.
+
+%% A global name is kept in every node's tables: bound its size.
+global_name_size(Request, Max) ->
+    case erlang:external_size(element(2, Request)) =< Max of
+        true -> {keep, allowed_name};
+        false -> {drop, global_name_too_large}
+    end.
+
+%% The log events other nodes send logger_proxy (`logger:log_remote'):
+%% `{log, Level, Format, Args, Meta}' with a format that cannot expand
+%% (no field width, precision or padding: `~999999p', `~*c') and nested
+%% no deeper than `MaxDepth' (pretty printing indents by depth), or
+%% `{log, Level, Msg, Meta}'. Anything else, such as `{remote, Node, Event}'
+%% (which logger_proxy forwards to `Node'), is refused.
+logger_event_decision({log, Level, Format, Args, Meta}, MaxDepth)
+  when is_atom(Level), is_list(Args), is_map(Meta) ->
+    case safe_format(Format) andalso depth_within(Args, MaxDepth) of
+        true -> {keep, allowed_name};
+        false -> {drop, logger_format_refused}
+    end;
+logger_event_decision({log, Level, Msg, Meta}, MaxDepth) when is_atom(Level), is_map(Meta) ->
+    case depth_within(Msg, MaxDepth) of
+        true -> {keep, allowed_name};
+        false -> {drop, logger_format_refused}
+    end;
+logger_event_decision(_Payload, _MaxDepth) ->
+    {drop, logger_request}.
+
+safe_format(Format) when is_atom(Format) -> safe_format(atom_to_list(Format));
+safe_format(Format) ->
+    try unicode:characters_to_list(Format) of
+        Chars when is_list(Chars) -> no_expanding_directive(Chars);
+        _ -> false
+    catch _:_ -> false
+    end.
+
+no_expanding_directive([$~, C | _]) when C >= $0, C =< $9; C =:= $*; C =:= $.; C =:= $- -> false;
+no_expanding_directive([$~, _ | Rest]) -> no_expanding_directive(Rest);
+no_expanding_directive([_ | Rest]) -> no_expanding_directive(Rest);
+no_expanding_directive([]) -> true.
+
+%% Whether `Term' nests at most `Max' deep (stops at the first level over).
+depth_within(_Term, Max) when Max < 0 -> false;
+depth_within(Term, Max) when is_tuple(Term) -> depth_within(tuple_to_list(Term), Max);
+depth_within(Term, Max) when is_map(Term) -> depth_within(maps:to_list(Term), Max);
+depth_within([H | T], Max) -> depth_within(H, Max - 1) andalso depth_within(T, Max);
+depth_within(_Term, _Max) -> true.
 
 %% The requests other nodes send global_name_server (multi_call).
 global_remote_call({register, _, _, _}) -> true;
@@ -344,8 +496,11 @@ rex_decision(Sysname, {'$gen_call', _, {Call, M, F, A, _Gl}}, _Hint, Config)
 rex_decision(_Sysname, _Payload, _Hint, _Config) ->
     {drop, rex_request}.
 
+%% rex runs what it is asked in its own process, outside the spawn
+%% budgets: its allowlist (`rex', default the cheap, bounded
+%% `default_spawn/0') is separate from `spawn'.
 rex_mfa(Sysname, M, F, A, Refused, Config) when is_atom(M), is_atom(F), is_list(A) ->
-    case allowed_mfa(Sysname, M, F, length(A), Config) of
+    case proper_length(A) =/= undefined andalso allowed_mfa(Sysname, M, F, A, maps:get(rex, Config)) of
         true -> {keep, rex_allowed};
         false -> {drop, Refused}
     end;
@@ -374,9 +529,13 @@ dangerous(Payload) ->
     end.
 
 registered_name(Pid) when is_pid(Pid), node(Pid) =:= node() ->
-    case erlang:process_info(Pid, registered_name) of
+    %% A pid of another incarnation of this node has our name but is not
+    %% local: process_info/2 refuses it.
+    try erlang:process_info(Pid, registered_name) of
         {registered_name, Name} when is_atom(Name) -> Name;
         _ -> undefined
+    catch
+        error:badarg -> undefined
     end;
 registered_name(_) ->
     undefined.
@@ -411,9 +570,8 @@ to_name(#udist_dop_altact_sig_send{to = Name}) -> Name.
 answer_refused(Sysname, Control, {'$gen_call', {Pid, Tag} = From, _Request}) when is_pid(Pid) ->
     case node(Pid) =:= Sysname andalso tag_on(Sysname, Tag) of
         true ->
-            Reply = case Control of
-                        #udist_dop_reg_send{to_name = rex} -> {badrpc, {'EXIT', unauthorized}};
-                        #udist_dop_reg_send_tt{to_name = rex} -> {badrpc, {'EXIT', unauthorized}};
+            Reply = case target_name(Control) of
+                        rex -> {badrpc, {'EXIT', unauthorized}};
                         _ -> {error, unauthorized}
                     end,
             _ = gen:reply(From, Reply),
@@ -426,6 +584,19 @@ answer_refused(Sysname, _Control, {io_request, From, ReplyAs, _Request})
     true;
 answer_refused(_Sysname, _Control, _Payload) ->
     false.
+
+%% The name a send was aimed at: its registered name, or the name of the
+%% process whose pid it was sent to.
+target_name(Control) when ?is_udist_dop_send_to_name_t(Control) -> to_name(Control);
+target_name(Control) ->
+    case registered_name(target(Control)) of
+        undefined ->
+            case erldist_filter_protected:lookup(target(Control)) of
+                {named, Name} -> Name;
+                _ -> undefined
+            end;
+        Name -> Name
+    end.
 
 %% gen's tags: a reference, or `[alias | Alias]' whose alias must be the
 %% sender's.

@@ -1,6 +1,7 @@
 %%% @doc Top supervisor of erldist_filter. It always runs
 %%% `erldist_filter_budget', the owner of the spawn-budget concurrency
-%%% table, and `erldist_filter_telemetry_poller'. When the application
+%%% table, `erldist_filter_telemetry_poller' and `erldist_filter_protected' (the
+%%% NIF's list of protected processes). When the application
 %%% environment key `enable_erldist_filter' is `true' (the default) it also
 %%% runs the routers (`erldist_filter_routers_sup')
 %%% that receive redirected distribution operations; otherwise redirected
@@ -28,6 +29,8 @@ init([]) ->
               end,
     %% The spawn-budget table owner always runs (per-node concurrency), and
     %% so does the telemetry poller (idle while nobody listens).
+    %% The protected-process refresher runs last: it asks this supervisor
+    %% for its children.
     Children = [erldist_filter_budget:child_spec(), erldist_filter_telemetry_poller:child_spec()
-                | Routers],
+                | Routers] ++ [erldist_filter_protected:child_spec()],
     {ok, {#{strategy => one_for_one, intensity => 1, period => 5}, Children}}.

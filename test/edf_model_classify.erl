@@ -108,6 +108,7 @@ sensitive({'$gen_call', _, {Op, _}})
     true;
 sensitive({io_request, _, _, _}) -> true;
 sensitive({io_reply, _, _}) -> true;
+sensitive({code_call, _, _}) -> true;
 %% 1.29 sensitive OTP shapes
 sensitive({'$gen_call', _, {spawn, Pid, M, F, A}})
   when is_pid(Pid), is_atom(M), is_atom(F), is_list(A) ->

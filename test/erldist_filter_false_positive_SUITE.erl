@@ -116,7 +116,17 @@ allowlisted_erpc_and_rpc(Config) ->
     ?assertEqual(Release, call(A, rpc, call, [NodeB, erlang, system_info, [otp_release]])),
     ?assertMatch({_, _}, call(A, rpc, call, [NodeB, erlang, statistics, [wall_clock]])),
     ?assertEqual(ok, call(A, erpc, cast, [NodeB, erlang, nodes, []])),
+    %% Judged with their arguments: the safe items run, over erpc and rex.
+    ?assert(is_integer(call(A, erpc, call, [NodeB, erlang, system_info, [process_count]]))),
+    ?assertEqual([node_of(A)], call(A, erpc, call, [NodeB, erlang, nodes, [connected]])),
+    ?assertEqual(Release, call(A, rpc, block_call, [NodeB, erlang, system_info, [otp_release]])),
     no_refusals(Config),
+    %% An allowlisted function with an argument that leaks (every
+    %% process's state, the cookie included) is refused.
+    ?assertEqual({exit, {exception, unauthorized}},
+                 call(A, ?MODULE, catch_apply, [erpc, call, [NodeB, erlang, system_info, [procs]]])),
+    ?assertEqual({ok, {badrpc, {'EXIT', unauthorized}}},
+                 call(A, ?MODULE, catch_apply, [rpc, block_call, [NodeB, erlang, system_info, [procs]]])),
     %% Off the allowlist: erpc raises exit {exception, unauthorized}, rpc
     %% returns {badrpc, {'EXIT', unauthorized}}; the node stays up.
     ?assertEqual({exit, {exception, unauthorized}},

@@ -8,6 +8,7 @@ use crate::atom_cache::AtomCache;
 use crate::atom_guard::{AtomExistence, AtomGuard, NewAtomTally};
 use crate::classify::Verdict;
 use crate::config::Config;
+use crate::protected::Protected;
 use crate::control;
 use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind};
@@ -225,6 +226,11 @@ impl Channel {
         }
         self.stats.flood_drop_count.inc();
         Ok(())
+    }
+
+    /// Replace the set of protected processes (applies to the next message).
+    pub fn set_protected(&mut self, protected: Arc<Protected>) {
+        self.peer.protected = protected;
     }
 
     /// Name the sending node and its router (used by redirects).

@@ -8,7 +8,8 @@ use crate::config::Config;
 use crate::control::{altact, AltactTarget, Control, Op};
 use crate::dop::Dop;
 use crate::error::Error;
-use crate::term::{AtomRef, Viewer};
+use crate::protected::{Guard, Protected};
+use crate::term::{AtomRef, PidView, Viewer};
 
 /// What happens to the message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,8 +42,16 @@ const LOG_SPAWN: Decision = Decision { verdict: Verdict::SpawnRedirect, log: tru
 pub const ROUTER_PREFIX: &str = "erldist_filter_router_";
 
 /// Classify a decoded message. `payload` is the position of the payload
-/// term in the viewer's bytes, for operations that carry one.
-pub fn classify(ctrl: &Control<'_>, payload: Option<usize>, v: &Viewer<'_>, cfg: &Config) -> Result<Decision, Error> {
+/// term in the viewer's bytes, for operations that carry one. A send to a
+/// pid in `protected` is judged as a send to its name (or, unnamed and
+/// with the OTP name blocklist on, always leaves the fast path).
+pub fn classify(
+    ctrl: &Control<'_>,
+    payload: Option<usize>,
+    v: &Viewer<'_>,
+    cfg: &Config,
+    protected: &Protected,
+) -> Result<Decision, Error> {
     // "Drop or redirect", as the configuration resolves it.
     let log_dor = Decision {
         verdict: if cfg.redirect_dist_operations { Verdict::Redirect } else { Verdict::Drop },
@@ -57,6 +66,12 @@ pub fn classify(ctrl: &Control<'_>, payload: Option<usize>, v: &Viewer<'_>, cfg:
     };
     let generic = || payload.map_or(Ok(false), |p| suspicious_payload(v, p));
     let to_name = |name: AtomRef<'_>| send(&|| suspicious_name_send(name, payload, v, cfg));
+    let to_pid = |pid: &PidView<'_>| match protected.lookup(pid) {
+        Some(Guard::Named(name)) => to_name(AtomRef::inline(name.as_bytes(), true)),
+        // The pid-side of the OTP name blocklist: on with the same switch.
+        Some(Guard::Unnamed) if cfg.otp_name_blocklist => Ok(log_dor),
+        _ => send(&generic),
+    };
     let quiet = if cfg.untrusted { LOG_EMIT } else { EMIT };
     use Dop::*;
     Ok(match ctrl.head.dop {
@@ -65,7 +80,12 @@ pub fn classify(ctrl: &Control<'_>, payload: Option<usize>, v: &Viewer<'_>, cfg:
         SpawnRequest | SpawnRequestTt => LOG_SPAWN,
         Unlink | UnlinkId | UnlinkIdAck | MonitorP | DemonitorP | MonitorPExit | PayloadMonitorPExit
         | SpawnReply | SpawnReplyTt => quiet,
-        Send | SendTt | SendSender | SendSenderTt | AliasSend | AliasSendTt => send(&generic)?,
+        Send | SendTt | SendSender | SendSenderTt => match &ctrl.op {
+            Op::Send { to } | Op::SendSender { to, .. } => to_pid(to)?,
+            _ => log_dor,
+        },
+        // An alias names no process we could look up: the payload rules only.
+        AliasSend | AliasSendTt => send(&generic)?,
         RegSend | RegSendTt => match ctrl.op {
             Op::RegSend { to_name: name, .. } => to_name(name)?,
             _ => log_dor,
@@ -73,6 +93,7 @@ pub fn classify(ctrl: &Control<'_>, payload: Option<usize>, v: &Viewer<'_>, cfg:
         AltactSigSend => match ctrl.op {
             Op::AltactSigSend { flags, .. } if flags & altact::EXIT != 0 => log_dor,
             Op::AltactSigSend { to: AltactTarget::Name(name), .. } => to_name(name)?,
+            Op::AltactSigSend { to: AltactTarget::Pid(pid), .. } => to_pid(&pid)?,
             _ => send(&generic)?,
         },
     })
@@ -134,6 +155,8 @@ pub fn suspicious_payload(v: &Viewer<'_>, p: usize) -> Result<bool, Error> {
             matches!(v.tuple::<2>(msg)?, Some([t, _]) if v.is_atom(t, "try_again_restart")?)
         }
         3 if tag.eq_str("system") || tag.eq_str("EXIT") || tag.eq_str("io_reply") => true,
+        // code_server's request shape: refused whoever it is sent to.
+        3 if tag.eq_str("code_call") => true,
         3 if tag.eq_str("$gen_call") => {
             let [_, _, req] = elems::<3>(v, first)?;
             suspicious_gen_call(v, req)?

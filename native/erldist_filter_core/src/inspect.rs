@@ -3,6 +3,7 @@
 //! for drop / redirect / spawn redirect, the rewritten frame.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::atom::Atom;
 use crate::classify::{self, Decision, Verdict};
@@ -12,17 +13,21 @@ use crate::dop::Dop;
 use crate::error::{Error, ErrorKind};
 use crate::header::{TableEntry, VERSION_MAGIC};
 use crate::limits::Limits;
+use crate::protected::Protected;
 use crate::rewrite::{self, AtomStyle, Redirect};
 use crate::term::{ScanContext, Viewer};
 
 /// Who is on the other end, for redirects: the sending node and the
-/// router its redirected messages go to.
+/// router its redirected messages go to; and which of our processes it
+/// must not reach by pid.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Peer {
     /// The sending node's name.
     pub sysname: Atom,
     /// `erldist_filter_router_N` for this node.
     pub router: Atom,
+    /// The receiving node's protected processes.
+    pub protected: Arc<Protected>,
 }
 
 /// A message copied to the logger queue: the header's atoms (so cache
@@ -121,7 +126,7 @@ pub fn inspect(
     } else {
         None
     };
-    let decision = classify::classify(&ctrl, payload, &v, cfg)?;
+    let decision = classify::classify(&ctrl, payload, &v, cfg, &peer.protected)?;
     let log = (decision.log && cfg.logging).then(|| log_event(m, &ctrl, payload, limits.max_log_bytes));
     let rewrite = match decision.verdict {
         Verdict::Emit => None,

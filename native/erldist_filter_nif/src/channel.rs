@@ -36,6 +36,7 @@ use crate::atom_guard::{self, VmAtoms};
 use crate::atoms;
 use crate::logger;
 use crate::misc;
+use crate::protected;
 use crate::config;
 use crate::error::{raise, RecvFailure};
 use crate::stats;
@@ -64,6 +65,7 @@ struct State {
     owner_mon: Option<Monitor>,
     tracer: Option<(LocalPid, Option<Monitor>)>,
     limits_gen: u64,
+    protected_gen: u64,
     /// Whether a rate limit is on: only then does the channel need the time.
     rated: bool,
 }
@@ -170,10 +172,11 @@ fn channel_open<'a>(
         return Err(Error::BadArg);
     }
     let (limits, limits_gen) = config::limits();
+    let (protected, protected_gen) = protected::current();
     let sysname_text = atoms::atom_text(sysname.to_term(env))?;
     let router_text = misc::router_name_text(misc::router_index(&sysname_text));
     let core_atom = |t: &str| CoreAtom::from_utf8(t.as_bytes()).map_err(|_| Error::BadArg);
-    let peer = Peer { sysname: core_atom(&sysname_text)?, router: core_atom(&router_text)? };
+    let peer = Peer { sysname: core_atom(&sysname_text)?, router: core_atom(&router_text)?, protected };
     let channel = Channel::new(ChannelOptions { packet_size, dflags, limits })
         .with_peer(peer)
         .with_atom_tally(atom_guard::tally_for(&sysname_text));
@@ -185,7 +188,7 @@ fn channel_open<'a>(
         state: Mutex::new(None),
     });
     let owner_mon = res.monitor(Some(env), &owner);
-    *res.state.lock() = Some(State { channel, owner, owner_mon, tracer: None, limits_gen, rated: is_rated(&limits) });
+    *res.state.lock() = Some(State { channel, owner, owner_mon, tracer: None, limits_gen, protected_gen, rated: is_rated(&limits) });
     TABLE.lock().push(res.clone());
     stats::bump(&stats::CREATE, 1);
     Ok(res.encode(env))
@@ -290,7 +293,8 @@ fn core_recv(
 /// (`(index, offset)` into the binaries), if any is left.
 type SliceResult<'a> = (Vec<Term<'a>>, Option<(usize, usize)>);
 
-/// Apply the global limits if they changed since this channel last looked,
+/// Apply the global limits and protected set if they changed since this
+/// channel last looked,
 /// and give a rate-limited channel the time.
 fn refresh_limits(st: &mut State) {
     if st.limits_gen != config::limits_generation() {
@@ -298,6 +302,11 @@ fn refresh_limits(st: &mut State) {
         st.rated = is_rated(&limits);
         st.channel.set_limits(limits);
         st.limits_gen = gen;
+    }
+    if st.protected_gen != protected::generation() {
+        let (set, gen) = protected::current();
+        st.channel.set_protected(set);
+        st.protected_gen = gen;
     }
     // Reading the clock costs more than a small packet's framing.
     if st.rated {

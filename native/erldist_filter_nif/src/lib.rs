@@ -9,6 +9,7 @@
 //! - `logger`: the global logger queue and the `logger_*` NIFs
 //! - `decode`: the decoding helpers (`dist_*_to_term/vterm/vdist`)
 //! - `error`: core errors as Erlang terms
+//! - `protected`: the node's protected processes (`protected_*`)
 //! - `atom_guard`: atom existence and per-node new-atom tallies
 //! - `atoms`: the atoms used above
 //!
@@ -26,6 +27,7 @@ mod decode;
 mod error;
 mod logger;
 mod misc;
+mod protected;
 mod stats;
 
 fn load(env: rustler::Env, info: rustler::Term) -> bool {
