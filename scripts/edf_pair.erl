@@ -5,10 +5,12 @@
 %%% node A runs `client/1' with B's name and checks, over the one
 %%% connection between them:
 %%%   ping; random terms A->B->A and B->A->B arrive equal; 1 MiB binaries
-%%%   both ways (fragmented); erpc of an allowlisted function both ways;
-%%%   the safe policy's attacks from A are refused by B (erpc, rpc, raw
-%%%   rex call, spawn_monitor, io_request to standard_error, exit signal) and none of their
-%%%   payloads ran; no nodedown meanwhile.
+%%%   both ways (fragmented); erpc of an allowlisted function; the safe
+%%%   policy's attacks from A are refused by B (erpc, rpc, raw rex call,
+%%%   spawn_monitor, io_request with an MFA to standard_error and user,
+%%%   exit signal) and none of their payloads ran (the marker each would
+%%%   set on B is unset); no nodedown meanwhile. `otp-pairs' runs every
+%%%   pairing both ways, so each node is A once and B once.
 %%% B answers A's questions through a registered user process (plain
 %%% messages, which the safe policy delivers), never through a remote
 %%% spawn, which the policy would refuse. One line per check; halts 0 when
@@ -72,7 +74,8 @@ checks(B) ->
     end.
 
 connected_checks(B) ->
-    Info0 = ask(B, info),
+    %% B's distribution is up before its server process registers.
+    Info0 = wait_server(B, 100),
     io:format("A ~s OTP ~s, B ~s OTP ~s~n",
               [node(), erlang:system_info(otp_release), B, maps:get(otp, Info0)]),
     Policy = {erldist_filter_nif:config_get(deep_packet_inspection), erldist_filter:handler_get(),
@@ -97,9 +100,11 @@ connected_checks(B) ->
 %% Each attack would set the marker variable on B if it ran; B must refuse.
 attacks(B, Echo) ->
     Set = [?MARK, "1"],
-    Ref = make_ref(),
-    {standard_error, B} ! {io_request, self(), Ref, {put_chars, unicode, "edf_pair io_request\n"}},
-    IoReply = receive {io_reply, Ref, R} -> R after ?WAIT -> no_reply end,
+    %% The talk's I/O attack: put_chars with an MFA runs it in the I/O
+    %% server. No answer to wait for: A's own filter refuses any io_reply
+    %% (remote I/O is refused both ways); the marker shows whether it ran.
+    [{Name, B} ! {io_request, self(), make_ref(), {put_chars, unicode, os, putenv, Set}}
+     || Name <- [standard_error, user]],
     Mon = erlang:monitor(process, Echo),
     exit(Echo, kill),
     EchoAfterExit = blast(B, {terms, 5}),
@@ -112,7 +117,6 @@ attacks(B, Echo) ->
                                      gen_server:call({rex, B}, {call, os, putenv, Set, group_leader()}, ?WAIT)
                              end))),
      report(spawn_refused, spawn_outcome(B, Set)),
-     report(io_request_refused, expect({error, enotsup}, IoReply)),
      report(exit_signal_refused, case {EchoDown, EchoAfterExit} of
                                      {up, {ok, _}} -> ok;
                                      Other -> Other
@@ -130,14 +134,24 @@ refused(true) -> payload_ran;
 refused({ok, true}) -> payload_ran;
 refused(_) -> ok.
 
+wait_server(B, 0) -> ask(B, info);
+wait_server(B, N) ->
+    case ask(B, info, 200) of
+        {no_answer, _} -> wait_server(B, N - 1);
+        Info -> Info
+    end.
+
 ask(B, Question) ->
+    ask(B, Question, ?WAIT).
+
+ask(B, Question, Timeout) ->
     Ref = make_ref(),
     Msg = case Question of
               info -> {info, self(), Ref};
               {blast, Kind} -> {blast, self(), Ref, Kind}
           end,
     {edf_pair_server, B} ! Msg,
-    receive {Ref, Answer} -> Answer after ?WAIT -> {no_answer, Question} end.
+    receive {Ref, Answer} -> Answer after Timeout -> {no_answer, Question} end.
 
 %% Terms to Node's echo and back: the echo's phash2 must equal ours (it
 %% decoded what we sent) and the term it returns must equal the original.
