@@ -470,9 +470,14 @@ atom_over_255_characters(Config) ->
     closed_by_filter(Config, Frames(binary:copy(<<"é"/utf8>>, 256)), atom_too_long),
     %% exactly 255 four-byte characters is a valid atom
     Conn = connect(Config),
+    N0 = sink_count(Config),
     ok = send_raw(Conn, (Frames(binary:copy(<<"😀"/utf8>>, 255)))(me(Conn))),
-    timer:sleep(200),
+    %% a round trip through the same connection: the sink gets a message
+    %% sent after it only if the connection took the long atom and is up
+    ok = send_frame(Conn, edf_hostile_peer:reg_send(me(Conn), edf_sink, <<97, 2>>)),
+    ok = wait_sink(Config, N0 + 1),
     ?assertNot(edf_hostile_peer:closed(Conn)),
+    ?assertEqual([], filter_warnings(Config)),
     edf_hostile_peer:close(Conn).
 
 atom_over_max_atom_bytes(Config) ->

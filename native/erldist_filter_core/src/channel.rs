@@ -92,6 +92,9 @@ impl Budget {
 
 /// Work charged per packet, on top of the bytes it makes us scan.
 const PACKET_COST: u64 = 16;
+/// Work charged per frame re-emitted from a held message: a message of
+/// 2^20 empty fragments is re-emitted over many calls, not in one.
+const EMIT_COST: u64 = 16;
 /// Offset of the payload in an 'F' frame.
 const CONTINUATION_PAYLOAD_AT: usize = 18;
 
@@ -174,6 +177,18 @@ pub struct Channel {
     now_ms: u64,
     /// New atoms counted against the node's budget.
     atom_guard: AtomGuard,
+    /// A finished held message whose fragments are still being emitted.
+    draining: Option<Draining>,
+}
+
+/// A finished message re-emitted as its fragments, some per call.
+#[derive(Debug)]
+struct Draining {
+    held: Held,
+    /// The next fragment to emit.
+    next: usize,
+    /// The atom-cache rollback to emit after the last fragment.
+    rollback: Option<Vec<u8>>,
 }
 
 /// What one `recv` call works with besides the bytes.
@@ -200,6 +215,7 @@ impl Channel {
             messages_bucket: Bucket::new(),
             now_ms: 0,
             atom_guard: AtomGuard::default(),
+            draining: None,
         }
     }
 
@@ -264,6 +280,10 @@ impl Channel {
         out: &mut Actions,
         atoms: Option<&dyn AtomExistence>,
     ) -> Result<usize, Error> {
+        // Frames still owed come first; the input waits until they are out.
+        if !self.flush(budget, out) {
+            return Ok(0);
+        }
         let atoms = atoms.filter(|_| self.opts.limits.max_new_atoms > 0);
         if atoms.is_some() {
             self.atom_guard.start_batch();
@@ -284,6 +304,8 @@ impl Channel {
                 self.stats.fastpath.inc();
                 self.on_frame(Frame::Input(data, 0..data.len()), cx, out).and_then(|()| self.check_held(0))
             };
+            // What is left of a re-emitted message waits for `flush`.
+            self.flush(budget, out);
             if let Err(e) = &result {
                 self.count_limit(e);
             }
@@ -318,7 +340,8 @@ impl Channel {
             if let Err(e) = step.and_then(|()| self.check_held(framer.buffered())) {
                 break Err(e);
             }
-            if budget.exhausted() {
+            // A flush left unfinished means the budget is spent.
+            if !self.flush(budget, out) || budget.exhausted() {
                 break Ok(pos);
             }
         };
@@ -328,6 +351,35 @@ impl Channel {
             Err(e) => self.count_limit(e),
         }
         result
+    }
+
+    /// Whether frames of a finished message are still owed: call
+    /// [`Channel::flush`] (or `recv`, which flushes first) until not.
+    pub fn has_pending(&self) -> bool {
+        self.draining.is_some()
+    }
+
+    /// Emit frames still owed by a re-emitted message, within `budget`.
+    /// True when none is left.
+    pub fn flush(&mut self, budget: &mut Budget, out: &mut Actions) -> bool {
+        let Some(d) = self.draining.as_mut() else { return true };
+        // At least one frame per call, so even a spent budget makes progress.
+        while d.next < d.held.fragment_count() {
+            if let Some(f) = d.held.fragment(d.next) {
+                self.stats.emit_count.inc();
+                out.emits.push(Emit::Owned(f));
+            }
+            d.next += 1;
+            budget.spend(EMIT_COST);
+            if budget.exhausted() && d.next < d.held.fragment_count() {
+                return false;
+            }
+        }
+        if let Some(rollback) = self.draining.take().and_then(|d| d.rollback) {
+            self.stats.rollback_atom_cache_count.inc();
+            self.push_emit(out, Emit::Owned(rollback));
+        }
+        true
     }
 
     /// Count a limit that closes the connection (rates count themselves).
@@ -552,9 +604,10 @@ impl Channel {
                 self.push_emit(out, Emit::Owned(held.buf));
             }
             None => {
-                for fragment in held.into_fragments() {
-                    self.push_emit(out, Emit::Owned(fragment));
-                }
+                // As its fragments, emitted by `flush` within the budget.
+                held.set_fragment_id(held.fragments);
+                self.draining = Some(Draining { held, next: 0, rollback });
+                return Ok(());
             }
         }
         if let Some(rollback) = rollback {
@@ -622,9 +675,11 @@ impl Channel {
         &self.stats
     }
 
-    /// Bytes held: the partial packet plus held fragments.
+    /// Bytes held: the partial packet plus held fragments (with their
+    /// overhead), and a message still being re-emitted.
     pub fn buffered_bytes(&self) -> u64 {
-        (self.framer.as_ref().map_or(0, |f| f.buffered()) + self.sequences.held_bytes()) as u64
+        let draining = self.draining.as_ref().map_or(0, |d| d.held.cost());
+        (self.framer.as_ref().map_or(0, |f| f.buffered()) + self.sequences.held_bytes() + draining) as u64
     }
 
     /// `(received, declared)` bytes of the packet being assembled.

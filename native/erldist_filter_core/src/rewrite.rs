@@ -33,14 +33,15 @@ pub enum AtomStyle {
 }
 
 fn atom_text(out: &mut Vec<u8>, text: &[u8], style: AtomStyle) {
-    match style {
-        AtomStyle::Utf8 => {
+    // The peer picks its own node name: text over 255 bytes (up to 1020,
+    // 255 characters of 4 bytes) needs the 2-byte length whatever the style.
+    match (style, u8::try_from(text.len())) {
+        (AtomStyle::SmallUtf8, Ok(len)) => out.extend_from_slice(&[SMALL_ATOM_UTF8_EXT, len]),
+        _ => {
             out.push(ATOM_UTF8_EXT);
-            out.extend_from_slice(&(text.len() as u16).to_be_bytes());
-        }
-        AtomStyle::SmallUtf8 => {
-            out.push(SMALL_ATOM_UTF8_EXT);
-            out.push(text.len() as u8);
+            // An atom is at most 1020 bytes (`Atom` checks 255 characters).
+            let len = u16::try_from(text.len()).unwrap_or(u16::MAX);
+            out.extend_from_slice(&len.to_be_bytes());
         }
     }
     out.extend_from_slice(text);
@@ -49,8 +50,9 @@ fn atom_text(out: &mut Vec<u8>, text: &[u8], style: AtomStyle) {
 /// Write `atom` as a cache reference when the message's own table has it
 /// (saves bytes and keeps the header untouched), else inline.
 pub fn atom_or_ref(out: &mut Vec<u8>, atom: &Atom, table: &[TableEntry]) {
-    match table.iter().position(|r| r.atom == *atom) {
-        Some(i) => out.extend_from_slice(&[ATOM_CACHE_REF, i as u8]),
+    // A header holds at most 255 references, so the index fits a byte.
+    match table.iter().position(|r| r.atom == *atom).and_then(|i| u8::try_from(i).ok()) {
+        Some(i) => out.extend_from_slice(&[ATOM_CACHE_REF, i]),
         None => atom_text(out, atom.as_bytes(), AtomStyle::SmallUtf8),
     }
 }
@@ -80,11 +82,11 @@ pub fn noop_message(out: &mut Vec<u8>, style: AtomStyle, external: bool) {
 
 /// An integer in the smallest encoding OTP would use for it.
 pub fn integer(out: &mut Vec<u8>, n: u64) {
-    if n < 256 {
-        out.extend_from_slice(&[SMALL_INTEGER_EXT, n as u8]);
-    } else if n <= i32::MAX as u64 {
+    if let Ok(small) = u8::try_from(n) {
+        out.extend_from_slice(&[SMALL_INTEGER_EXT, small]);
+    } else if let Ok(int) = i32::try_from(n) {
         out.push(INTEGER_EXT);
-        out.extend_from_slice(&(n as i32).to_be_bytes());
+        out.extend_from_slice(&int.to_be_bytes());
     } else {
         out.extend_from_slice(&[SMALL_BIG_EXT, 8, 0]);
         out.extend_from_slice(&n.to_le_bytes());

@@ -103,8 +103,9 @@ fn drive_with(ch: &mut Channel, pieces: &[&[u8]], cfg: &Config) -> Result<Vec<Ve
                 }
                 Err(e) => {
                     // A failing call may have buffered its own bytes before
-                    // the check: the overshoot is bounded by the call's input.
-                    assert!(ch.buffered_bytes() <= limits.max_buffered_bytes + rest.len() as u64);
+                    // the check: the overshoot is bounded by the call's input
+                    // (and one fragment's overhead).
+                    assert!(ch.buffered_bytes() <= limits.max_buffered_bytes + rest.len() as u64 + FRAGMENT_OVERHEAD);
                     return Err((e, frames));
                 }
             }
@@ -837,4 +838,95 @@ fn an_unframed_frame_over_max_packet_len_is_refused() {
     let limits = Limits { max_packet_len: f.len() as u64 - 1, ..Limits::default() };
     let mut ch = Channel::new(opts(PacketSize::Zero, limits));
     assert_eq!(error_of(&mut ch, &[&f]), ErrorKind::LimitPacketLen);
+}
+
+// ------------------------------------------- empty-continuation floods
+
+/// The overhead each fragment costs besides its payload (held.rs).
+const FRAGMENT_OVERHEAD: u64 = 64;
+
+/// A REG_SEND that fills the cache, then one announcing `n` fragments
+/// (its header reads the cache: no commit frame) and `n - 1` empty
+/// continuations.
+fn empty_continuations(seq: u64, n: u64) -> Vec<Vec<u8>> {
+    let olds = [Ref::Old(1), Ref::Old(2), Ref::Old(3)];
+    let mut frames = vec![valid_reg_send(), frame_frag_header(seq, n, &olds, &reg_send_control(0, 1, 2), &PAYLOAD)];
+    frames.extend((1..n).rev().map(|id| frame_frag_cont(seq, id, &[])));
+    frames
+}
+
+/// Empty continuations are not free: each costs `FRAGMENT_OVERHEAD` against
+/// `max_message_bytes` (held or not) and, when held, `max_buffered_bytes`.
+#[test]
+fn empty_continuations_count_against_the_byte_limits() {
+    let frames = empty_continuations(7, 1001);
+    let header = frames[1].len() as u64;
+    let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+    // room for 999 of the 1000 continuations
+    let max = header + 999 * FRAGMENT_OVERHEAD;
+    for cfg in [Config::default(), dpi()] {
+        let limits = Limits { max_message_bytes: max, ..Limits::default() };
+        let mut ch = Channel::new(opts(PacketSize::Zero, limits));
+        let (e, _) = drive_with(&mut ch, &refs, &cfg).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::LimitMessageBytes);
+        // exactly at the limit it passes
+        let limits = Limits { max_message_bytes: max + FRAGMENT_OVERHEAD, ..Limits::default() };
+        let mut ch = Channel::new(opts(PacketSize::Zero, limits));
+        assert_eq!(drive_with(&mut ch, &refs, &cfg).unwrap().len(), frames.len());
+    }
+    // held (inspection): the buffer limit counts them too
+    let limits = Limits { max_buffered_bytes: 500 * FRAGMENT_OVERHEAD, ..Limits::default() };
+    let mut ch = Channel::new(opts(PacketSize::Zero, limits));
+    let (e, _) = drive_with(&mut ch, &refs, &dpi()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::LimitBufferedBytes);
+}
+
+/// The last fragment of a held message of 10^5 empty fragments must not
+/// make one call emit 10^5 frames: each call emits what its budget pays
+/// for, the channel owes the rest (`has_pending`), and they come out, in
+/// order and unchanged, before anything later.
+#[test]
+fn re_emitting_many_fragments_is_spread_over_calls() {
+    const SLICE: u64 = 20_000;
+    let n = 100_000u64;
+    let frames = empty_continuations(3, n);
+    let after = valid_reg_send();
+    let mut stream: Vec<u8> = frames.iter().flat_map(|f| prefixed(4, f)).collect();
+    stream.extend(prefixed(4, &after));
+    let mut ch = channel(PacketSize::Four);
+    let mut got: Vec<Vec<u8>> = vec![];
+    let mut actions = Actions::default();
+    let mut rest: &[u8] = &stream;
+    let mut calls = 0;
+    while !rest.is_empty() || ch.has_pending() {
+        actions.clear();
+        let used = ch.recv(rest, &dpi(), &mut Budget::new(SLICE), &mut actions).unwrap();
+        assert!(actions.emits.len() as u64 <= SLICE / 16 + 1, "one call emitted {} frames", actions.emits.len());
+        got.extend(actions.emits.drain(..).map(|e| match e {
+            Emit::Input(r) => rest[r].to_vec(),
+            Emit::Owned(v) => v,
+        }));
+        rest = &rest[used..];
+        calls += 1;
+        assert!(calls < 10_000, "no progress");
+    }
+    assert_eq!(got.len() as u64, n + 2);
+    assert!(got[..=n as usize] == frames[..], "fragments re-emitted unchanged and in order");
+    assert_eq!(got[n as usize + 1], after);
+    assert_eq!(ch.buffered_bytes(), 0);
+    // packet size 0: the frame that finishes it is consumed, the rest owed
+    let mut ch = channel(PacketSize::Zero);
+    let (last, head) = frames.split_last().unwrap();
+    drive_with(&mut ch, &head.iter().map(Vec::as_slice).collect::<Vec<_>>(), &dpi()).unwrap();
+    actions.clear();
+    assert_eq!(ch.recv(last, &dpi(), &mut Budget::new(SLICE), &mut actions).unwrap(), last.len());
+    assert!(ch.has_pending());
+    let mut emitted = actions.emits.len();
+    while ch.has_pending() {
+        actions.clear();
+        ch.flush(&mut Budget::new(SLICE), &mut actions);
+        assert!(actions.emits.len() as u64 <= SLICE / 16 + 1);
+        emitted += actions.emits.len();
+    }
+    assert_eq!(emitted as u64, n);
 }

@@ -5,7 +5,8 @@
 //! computed by Erlang from the term itself. We decode each binary, describe
 //! our `Term` the same way and compare; the scanner must end at the end of
 //! the binary with the flags the term implies, and the view must agree on
-//! the top-level shape. Skipped (with a message) when `erl` is not on PATH.
+//! the top-level shape. Fails when `erl` is not on PATH, unless
+//! `EDF_NO_ERL=1` says to skip it.
 
 mod common;
 
@@ -280,7 +281,12 @@ fn oracle_lines() -> Vec<(Vec<u8>, String)> {
 #[test]
 fn otp_term_to_binary_decodes_to_the_same_structure() {
     if !erl_available() {
-        println!("skipping term_oracle: `erl` is not on PATH");
+        // A missing oracle must not look like a pass.
+        assert!(
+            std::env::var("EDF_NO_ERL").is_ok_and(|v| v == "1"),
+            "term_oracle needs `erl` and `erlc` on PATH (set EDF_NO_ERL=1 to skip it on purpose)"
+        );
+        println!("skipping term_oracle: `erl` is not on PATH and EDF_NO_ERL=1");
         return;
     }
     let lines = oracle_lines();

@@ -350,6 +350,12 @@ fn recv_slice_with<'a>(
 ) -> Result<SliceResult<'a>, RecvFailure> {
     let mut terms = Vec::new();
     let (mut idx, mut off) = (0usize, 0usize);
+    // Frames a previous slice still owes come first (`{more, _, Rest}`
+    // keeps the Erlang loop going, with `Rest = []` if no input is left).
+    if !st.channel.flush(budget, out) {
+        emit_owned(env, &mut terms, out)?;
+        return Ok((terms, Some((0, 0))));
+    }
     while let Some(bin) = bins.get(idx) {
         let data = bin.as_slice().get(off..).unwrap_or(&[]);
         if data.is_empty() {
@@ -371,7 +377,21 @@ fn recv_slice_with<'a>(
         }
         off += consumed.min(data.len());
     }
+    if st.channel.has_pending() {
+        return Ok((terms, Some((bins.len(), 0))));
+    }
     Ok((terms, None))
+}
+
+/// Actions of a flush (owned frames only).
+fn emit_owned<'a>(env: Env<'a>, terms: &mut Vec<Term<'a>>, out: &mut Actions) -> Result<(), RecvFailure> {
+    for e in out.emits.drain(..) {
+        let Emit::Owned(v) = e else { return Err(RecvFailure::BadEmit) };
+        stats::bump(&stats::MEMORY.own_bin_create, 1);
+        stats::bump(&stats::MEMORY.own_bin_create_capacity, v.len() as u64);
+        terms.push((atoms::emit(), Binary::from(NewBinary::from_slice(env, &v))).encode(env));
+    }
+    Ok(())
 }
 
 /// One frame per call (packet size 0): the whole input, concatenated.
@@ -454,12 +474,38 @@ fn recv<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, input: Term<'a>, dir
     }
     let slice = if dirty { u64::MAX } else { SLICE_BUDGET };
     let result = if st.channel.options().packet_size == PacketSize::Zero {
-        recv_frame(env, &ch.entry.sysname_text, st, &bins).map(|(terms, spent)| (terms, None, spent))
+        if st.channel.has_pending() {
+            // Frames owed by the last frame first; `[]` only continues
+            // (it is not a tick), a frame waits for its turn.
+            let mut budget = Budget::new(slice);
+            let mut out = Actions::default();
+            let done = st.channel.flush(&mut budget, &mut out);
+            let mut terms = Vec::new();
+            let owed = emit_owned(env, &mut terms, &mut out).map(|()| {
+                let rest = (!done || !bins.is_empty()).then_some((0, 0));
+                (terms, rest, (slice - budget.remaining()).min(SLICE_BUDGET))
+            });
+            return finish(env, &ch, guard, &bins, owed);
+        }
+        recv_frame(env, &ch.entry.sysname_text, st, &bins)
+            .map(|(terms, spent)| (terms, st.channel.has_pending().then_some((bins.len(), 0)), spent))
     } else {
         let mut budget = Budget::new(slice);
         recv_slice(env, &ch.entry.sysname_text, st, &bins, &mut budget)
             .map(|(terms, rest)| (terms, rest, (slice - budget.remaining()).min(SLICE_BUDGET)))
     };
+    finish(env, &ch, guard, &bins, result)
+}
+
+/// The answer of one `recv` step: the actions, and the input left (if
+/// any, or if frames are still owed) for the Erlang loop to pass back.
+fn finish<'a>(
+    env: Env<'a>,
+    ch: &ResourceArc<ChannelResource>,
+    mut guard: MutexGuard<Option<State>>,
+    bins: &[Binary<'a>],
+    result: Result<(Vec<Term<'a>>, Option<(usize, usize)>, u64), RecvFailure>,
+) -> NifResult<Term<'a>> {
     match result {
         Ok((terms, None, spent)) => {
             drop(guard);
@@ -479,7 +525,7 @@ fn recv<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, input: Term<'a>, dir
         }
         Err(f) => {
             if let Some(st) = ch.destroy(&mut guard) {
-                demonitor_all(env, &ch, &st);
+                demonitor_all(env, ch, &st);
             }
             drop(guard);
             consume(env, SLICE_BUDGET);

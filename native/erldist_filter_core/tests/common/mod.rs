@@ -119,6 +119,12 @@ pub fn feed(ch: &mut Channel, cfg: &Config, pieces: &[&[u8]], budget: u64) -> Ve
                 break;
             }
         }
+        // frames of a re-emitted message the budget left owed
+        while ch.has_pending() {
+            actions.clear();
+            ch.flush(&mut Budget::new(budget), &mut actions);
+            frames.extend(actions.emits.drain(..).filter_map(|e| if let Emit::Owned(v) = e { Some(v) } else { None }));
+        }
     }
     frames
 }
