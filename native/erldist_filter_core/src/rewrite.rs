@@ -172,6 +172,44 @@ mod tests {
         assert_eq!(*small.last().unwrap(), NIL_EXT);
     }
 
+    /// A peer names itself: 200 characters of 3-byte UTF-8 (600 bytes)
+    /// need ATOM_UTF8_EXT, in the redirect and the spawn rewrite alike.
+    #[test]
+    fn a_node_name_over_255_bytes_is_written_with_a_two_byte_length() {
+        use crate::term::{decode, NoAtoms, ScanContext, Term};
+        let name = Atom::from_utf8(format!("{}@h", "€".repeat(200)).as_bytes()).unwrap();
+        assert_eq!(name.as_bytes().len(), 602);
+        let read = |bytes: &[u8]| {
+            let mut pos = 0;
+            let t = decode(bytes, &mut pos, &ScanContext::external(), &NoAtoms).unwrap();
+            assert_eq!(pos, bytes.len(), "the term ends where the bytes do");
+            t
+        };
+        let mut a = vec![];
+        atom_or_ref(&mut a, &name, &[]);
+        assert_eq!(&a[..3], &[ATOM_UTF8_EXT, 2, 90]);
+        assert_eq!(read(&a), Term::Atom(name.clone()));
+        let short = Atom::from_utf8(b"n@h").unwrap();
+        let mut b = vec![];
+        atom_or_ref(&mut b, &short, &[]);
+        assert_eq!(b, [SMALL_ATOM_UTF8_EXT, 3, b'n', b'@', b'h']);
+
+        let router = Atom::from_utf8(b"erldist_filter_router_1").unwrap();
+        let r = Redirect { router: &router, sysname: &name, sort: 1, control: &[NIL_EXT], token: None, payload: Some(&[NIL_EXT]) };
+        let mut out = vec![];
+        redirect_message(&mut out, &r, &[], false);
+        let mut pos = 0;
+        decode(&out, &mut pos, &ScanContext::external(), &NoAtoms).unwrap();
+        let payload = read(&out[pos..]);
+        let Term::Tuple(items) = payload else { panic!("{payload:?}") };
+        assert_eq!(items[0], Term::Atom(name.clone()));
+
+        let mut args = vec![];
+        edf_req_args(&mut args, &name, &[NIL_EXT], &[NIL_EXT], &[]);
+        let Term::List(items, _) = read(&args) else { panic!() };
+        assert_eq!(items[0], Term::Atom(name));
+    }
+
     #[test]
     fn integers_use_the_smallest_encoding() {
         let enc = |n| {

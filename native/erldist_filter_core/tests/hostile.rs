@@ -930,3 +930,77 @@ fn re_emitting_many_fragments_is_spread_over_calls() {
     }
     assert_eq!(emitted as u64, n);
 }
+
+// ---------------------------------------------------- long node names
+
+/// A peer names itself: 200 characters of 3-byte UTF-8 (602 bytes with
+/// `@h`). The redirect and the spawn rewrite carry the name; OTP's own
+/// `binary_to_term/2` must read each rewritten term exactly to its end.
+#[test]
+fn a_long_node_name_in_rewrites_decodes_with_binary_to_term() {
+    use erldist_filter_core::inspect::Peer;
+    let name = format!("{}@h", "€".repeat(200));
+    let peer = Peer {
+        sysname: Atom::from_utf8(name.as_bytes()).unwrap(),
+        router: Atom::from_utf8(b"erldist_filter_router_3").unwrap(),
+    };
+    let ext_pid = |id: u32| {
+        let mut p = vec![88, 119, 3];
+        p.extend_from_slice(b"a@h");
+        p.extend(id.to_be_bytes());
+        p.extend(0u32.to_be_bytes());
+        p.extend(7u32.to_be_bytes());
+        p
+    };
+    // 'p' frames: REG_SEND {6, Pid, '', sink} with payload 42, and
+    // SPAWN_REQUEST {29, Ref, From, GroupLeader, {m, f, 0}, []} with args []
+    let mut reg_send = vec![b'p', 131, 104, 4, 97, 6];
+    reg_send.extend(ext_pid(1));
+    reg_send.extend([119, 0, 119, 4]);
+    reg_send.extend_from_slice(b"sink");
+    reg_send.extend([131, 97, 42]);
+    let mut spawn = vec![b'p', 131, 104, 6, 97, 29, 90, 0, 3, 119, 3];
+    spawn.extend_from_slice(b"a@h");
+    spawn.extend([0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3]);
+    spawn.extend(ext_pid(1));
+    spawn.extend(ext_pid(2));
+    spawn.extend([104, 3, 119, 1, b'm', 119, 1, b'f', 97, 0, 106]);
+    spawn.extend([131, 106]);
+    let cfg = Config { deep_packet_inspection: true, redirect_dist_operations: true, untrusted: true, ..Config::default() };
+    let dflags = DFLAGS & !(0x2000 | 0x800000);
+    let mut ch = Channel::new(ChannelOptions { packet_size: PacketSize::Zero, dflags, limits: Limits::default() })
+        .with_peer(peer);
+    let out = drive_with(&mut ch, &[&reg_send, &spawn], &cfg).unwrap();
+    assert_eq!(out.len(), 2);
+    assert_ne!(out[0], reg_send, "redirected");
+    assert_ne!(out[1], spawn, "rewritten");
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let check = format!(
+        r#"Name = unicode:characters_to_binary([16#20AC || _ <- lists:seq(1, 200)] ++ "@h"),
+        Read = fun(B) -> {{T, U}} = binary_to_term(B, [used]), <<_:U/binary, R/binary>> = B, {{T, R}} end,
+        Check = fun(Hex, Where) ->
+            <<$p, Rest/binary>> = binary:decode_hex(Hex),
+            {{_Ctl, Rest2}} = Read(Rest),
+            {{Pay, <<>>}} = Read(Rest2),
+            Node = binary_to_atom(Name, utf8),
+            Node = Where(Pay)
+        end,
+        Check(<<"{}">>, fun(P) -> element(1, P) end),
+        Check(<<"{}">>, fun(P) -> hd(P) end),
+        io:put_chars("oracle ok"), halt()."#,
+        hex(&out[0]),
+        hex(&out[1])
+    );
+    match std::process::Command::new("erl").args(["-noshell", "-eval", &check]).output() {
+        Ok(o) => assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "oracle ok",
+            "binary_to_term refused a rewrite: {}",
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => assert!(
+            std::env::var("EDF_NO_ERL").is_ok_and(|v| v == "1"),
+            "this test needs `erl` on PATH (set EDF_NO_ERL=1 to skip it on purpose): {e}"
+        ),
+    }
+}
