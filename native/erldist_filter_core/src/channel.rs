@@ -20,6 +20,7 @@ use crate::message::{self, Parsed};
 use crate::rate::{Bucket, Policy};
 use crate::limits::Limits;
 use crate::stats::ChannelStats;
+use crate::term::{skip_term, ScanContext};
 
 /// How a channel is opened: what the handshake negotiated.
 #[derive(Clone, Copy, Debug)]
@@ -125,6 +126,19 @@ impl Frame<'_> {
 /// A one-frame message laid out for inspection.
 fn one_frame<'m>(bytes: &'m [u8], p: &Parsed, table: &'m [header::TableEntry]) -> Whole<'m> {
     Whole { bytes, prefix: 0..p.header.start, header: p.header.clone(), table, body: p.body, external: p.external() }
+}
+
+/// The control message of a fragmented message must end inside its first
+/// fragment: OTP's receiver decodes it from that fragment alone and refuses
+/// it otherwise. Reassembled, it would read fine: refuse it as the VM would.
+fn control_in_first_fragment(bytes: &[u8], p: &Parsed, refs: usize) -> Result<(), Error> {
+    let mut at = p.body;
+    let ctx = ScanContext::internal(u8::try_from(refs).unwrap_or(u8::MAX));
+    match skip_term(bytes, &mut at, &ctx) {
+        Err(e) if e.kind == ErrorKind::Truncated => Err(Error::new(ErrorKind::ControlStraddlesFragments, p.body)),
+        Err(e) => Err(e),
+        Ok(_) => Ok(()),
+    }
 }
 
 /// Whether a whole message's inline atoms fit the node's budget of new
@@ -502,6 +516,7 @@ impl Channel {
         out: &mut Actions,
     ) -> Result<(), Error> {
         let bytes = frame.bytes();
+        control_in_first_fragment(bytes, &p, self.table.len())?;
         if !admitted {
             // Dropped for flooding: commit its atoms, swallow the rest.
             self.over_rate()?;

@@ -32,6 +32,11 @@ pub enum ErrorKind {
     /// a fragmented message that has it.
     #[error("sequence id is zero")]
     SequenceIdZero,
+    /// A fragmented message whose control message does not end inside its
+    /// first fragment: OTP's receiver decodes the control from that
+    /// fragment alone and refuses it, so the filter must not reassemble it.
+    #[error("control message straddles a fragment boundary")]
+    ControlStraddlesFragments,
     /// A header fragment for a sequence that is already in flight.
     #[error("duplicate fragment sequence")]
     DuplicateSequence,
@@ -120,6 +125,7 @@ impl ErrorKind {
             ErrorKind::PassThroughNotAllowed => "pass_through_not_allowed",
             ErrorKind::FragmentIdZero => "fragment_id_zero",
             ErrorKind::SequenceIdZero => "sequence_id_zero",
+            ErrorKind::ControlStraddlesFragments => "control_straddles_fragments",
             ErrorKind::DuplicateSequence => "duplicate_sequence",
             ErrorKind::UnknownSequence => "unknown_sequence",
             ErrorKind::FragmentOutOfOrder => "fragment_out_of_order",

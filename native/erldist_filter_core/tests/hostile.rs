@@ -688,8 +688,11 @@ fn a_corpus_frame_cut_anywhere_as_a_whole_frame_is_an_error_never_a_panic() {
                 if cut < head {
                     let (e, frames) = r.expect_err("a cut inside the head must be an error");
                     assert!(frames.is_empty());
+                    // a fragment header cut inside its control: the control
+                    // no longer ends in the first fragment
+                    let straddles = e.kind == ErrorKind::ControlStraddlesFragments && case.frame[1] == b'E';
                     assert!(
-                        matches!(e.kind, ErrorKind::Truncated | ErrorKind::FrameTooShort),
+                        matches!(e.kind, ErrorKind::Truncated | ErrorKind::FrameTooShort) || straddles,
                         "{}: cut {cut} of {}: {:?}",
                         c.name,
                         case.frame.len(),
@@ -1049,4 +1052,40 @@ fn a_long_node_name_in_rewrites_decodes_with_binary_to_term() {
             "this test needs `erl` on PATH (set EDF_NO_ERL=1 to skip it on purpose): {e}"
         ),
     }
+}
+
+// ------------------------------------------- straddling control messages
+
+/// OTP's receiver decodes a fragmented message's control from its first
+/// fragment alone and refuses one that does not end there. Reassembled
+/// (inspection or compaction holds the message), the same bytes would read
+/// fine: the filter must refuse them in every mode, at the header fragment.
+#[test]
+fn a_control_message_straddling_the_first_fragment_boundary_is_refused() {
+    let control = reg_send_control(0, 1, 2);
+    // cut between elements (after the pid) and inside the pid
+    for cut in [control.len() - 4, 10] {
+        let (first, rest) = control.split_at(cut);
+        let mut tail = rest.to_vec();
+        tail.extend(PAYLOAD);
+        let e = frame_frag_header(4, 2, &reg_send_refs(), first, &[]);
+        let c = frame_frag_cont(4, 1, &tail);
+        for cfg in [Config::default(), dpi(), Config { compact_fragments: true, ..Config::default() }] {
+            let mut ch = channel(PacketSize::Zero);
+            let (err, frames) = drive_with(&mut ch, &[&e, &c], &cfg).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::ControlStraddlesFragments, "cut {cut}, {cfg:?}");
+            assert!(frames.is_empty(), "nothing of it reaches the VM");
+        }
+    }
+    // the same message with the whole control in the first fragment passes
+    let e = frame_frag_header(4, 2, &reg_send_refs(), &control, &PAYLOAD[..1]);
+    let c = frame_frag_cont(4, 1, &PAYLOAD[1..]);
+    for cfg in [Config::default(), dpi(), Config { compact_fragments: true, ..Config::default() }] {
+        let mut ch = channel(PacketSize::Zero);
+        assert!(drive_with(&mut ch, &[&e, &c], &cfg).is_ok(), "{cfg:?}");
+    }
+    // a control cut in a one-fragment message straddles nothing
+    let one = frame_frag_header(4, 1, &reg_send_refs(), &control[..10], &[]);
+    let r = drive(&mut channel(PacketSize::Zero), &[&one]).map_err(|e| e.0.kind);
+    assert_ne!(r.err(), Some(ErrorKind::ControlStraddlesFragments));
 }
