@@ -109,7 +109,7 @@
 -type limit_key() :: max_packet_len | max_fragments | max_sequences
                    | max_buffered_bytes | max_atom_bytes | max_message_bytes | max_log_bytes
                    | max_bytes_per_sec | max_messages_per_sec | rate_policy
-                   | max_new_atoms | atom_policy.
+                   | max_new_atoms | max_new_atoms_total | atom_policy.
 -type limit_value() :: non_neg_integer() | close | drop.
 -type soft_error() :: {error, closed | not_owner}.
 

@@ -62,6 +62,7 @@
 -export([fragmented_100mb_over_max_message_bytes/1]).
 -export([fragmented_100mb_cut_at_odd_byte_dpi/1]).
 -export([bytes_after_last_fragment/1]).
+-export([empty_continuation_flood_dpi/1]).
 -export([unknown_frame_tag/1]).
 -export([tick_and_idle/1]).
 -export([sequence_id_zero/1]).
@@ -77,6 +78,8 @@
 -export([sink_count/0]).
 -export([wait_sink_count/2]).
 -export([gc_all/0]).
+-export([watch_long_schedules/0]).
+-export([long_schedules/1]).
 
 %% Run on the good peer
 -export([start_echo_client/1]).
@@ -108,7 +111,7 @@ groups() ->
                       unfinished_interleaved_sequences_no_dpi,
                       unfinished_interleaved_sequences_dpi,
                       fragment_id_zero, continuation_of_unknown_sequence,
-                      bytes_after_last_fragment]},
+                      bytes_after_last_fragment, empty_continuation_flood_dpi]},
      {atom_cache, [], [atom_cache_ref_to_empty_slot, cache_refs_255_in_one_header,
                        cache_refs_255_broken_table, atom_over_255_characters,
                        atom_over_max_atom_bytes, atom_invalid_utf8]},
@@ -395,6 +398,48 @@ bytes_after_last_fragment(Config) ->
     ?assertNot(edf_hostile_peer:closed(Conn)),
     ok = send_raw(Conn, frame(edf_hostile_peer:frame_frag_cont(9, 1, <<0>>))),
     expect_filter_closed(Config, Conn, unknown_sequence).
+
+%% A message of 200,000 fragments, all continuations empty, held under
+%% inspection: each fragment counts against the byte limits (so with
+%% max_buffered_bytes at 8 MiB the flood is refused), and with the default
+%% limits its last fragment does not make one NIF call re-emit 200,000
+%% frames: no long_schedule (50 ms) names the receiving process, and the
+%% message arrives.
+empty_continuation_flood_dpi(Config) ->
+    Victim = ?config(victim, Config),
+    set_switches(Config, #{deep_packet_inspection => true}),
+    N = 200000,
+    Control = edf_hostile_peer:reg_send_control(0, 1, 2),
+    Flood = fun(Me) ->
+                    [frame(edf_hostile_peer:reg_send(Me, edf_sink, <<97, 1>>)),
+                     frame(edf_hostile_peer:frame_frag_header(7, N, [{old, 1}, {old, 2}, {old, 3}],
+                                                              Control, <<97, 42>>)),
+                     [frame(edf_hostile_peer:frame_frag_cont(7, Id, <<>>))
+                      || Id <- lists:seq(N - 1, 1, -1)]]
+            end,
+    %% 200,000 x 64 bytes of bookkeeping is over 8 MiB
+    set_limits(Config, #{max_buffered_bytes => 8 * ?MiB}),
+    closed_by_filter(Config, Flood, max_buffered_bytes),
+    set_limits(Config, #{max_buffered_bytes => maps:get(max_buffered_bytes,
+                                                        ?config(default_limits, Config))}),
+    Conn = connect(Config),
+    Me = me(Conn),
+    N0 = sink_count(Config),
+    ok = send_frame(Conn, edf_hostile_peer:reg_send(Me, edf_sink, <<97, 0>>)),
+    ok = wait_sink(Config, N0 + 1),
+    [Channel] = call(Victim, erldist_filter_nif, channel_list, [Me]),
+    #{controlling_process := Receiver} = call(Victim, erldist_filter_nif, channel_inspect, [Channel]),
+    Watcher = call(Victim, ?MODULE, watch_long_schedules, []),
+    ok = send_raw(Conn, Flood(Me)),
+    %% a message after the flood: once the sink has it, the flood is through
+    ok = send_frame(Conn, edf_hostile_peer:reg_send(Me, edf_sink, <<97, 2>>)),
+    ok = wait_sink(Config, N0 + 4),
+    Long = call(Victim, ?MODULE, long_schedules, [Watcher]),
+    ct:log("receiver ~p; long_schedule events: ~p", [Receiver, Long]),
+    ?assertEqual([], [L || L = {monitor, P, long_schedule, _} <- Long, P =:= Receiver]),
+    ?assertNot(edf_hostile_peer:closed(Conn)),
+    ?assertEqual(0, hostile_buffered(Config, Conn)),
+    edf_hostile_peer:close(Conn).
 
 %%% Atom cache
 
@@ -1248,6 +1293,30 @@ victim_state() ->
     gc_all(),
     #{destroy => Destroy, limit_hits => Hits, channels => Channels,
       memory_total => erlang:memory(total), rss => rss()}.
+
+%% @private A process receiving the VM's long_schedule reports (over 50 ms).
+watch_long_schedules() ->
+    Parent = self(),
+    Pid = spawn(fun() ->
+                        _ = erlang:system_monitor(self(), [{long_schedule, 50}]),
+                        Parent ! {self(), watching},
+                        long_schedule_loop([])
+                end),
+    receive {Pid, watching} -> Pid end.
+
+long_schedule_loop(Acc) ->
+    receive
+        {stop, From} ->
+            _ = erlang:system_monitor(undefined),
+            From ! {long_schedules, lists:reverse(Acc)};
+        {monitor, _, long_schedule, _} = M ->
+            long_schedule_loop([M | Acc])
+    end.
+
+%% @private Stop watching; what was reported meanwhile.
+long_schedules(Watcher) ->
+    Watcher ! {stop, self()},
+    receive {long_schedules, L} -> L end.
 
 %% @private
 gc_all() ->

@@ -154,12 +154,12 @@ fn atoms_fit(
     let Some(atoms) = cx.atoms else {
         return Ok(true);
     };
-    match guard.check_inline(m, atoms, limits.max_new_atoms) {
+    match guard.check_inline(m, atoms, limits.atom_budget()) {
         Ok(n) => {
             stats.new_atom_count.add(n);
             Ok(true)
         }
-        Err(e) if e.kind == ErrorKind::LimitNewAtoms => {
+        Err(e) if matches!(e.kind, ErrorKind::LimitNewAtoms | ErrorKind::LimitNewAtomsTotal) => {
             if limits.atom_policy == Policy::Close {
                 // Counted with the other limits that close.
                 return Err(e);
@@ -265,8 +265,15 @@ impl Channel {
 
     /// Count new atoms into `tally`, shared by every channel of the node
     /// (by default each channel counts alone).
-    pub fn with_atom_tally(mut self, tally: NewAtomTally) -> Self {
-        self.atom_guard = AtomGuard::new(tally);
+    pub fn with_atom_tally(self, tally: NewAtomTally) -> Self {
+        self.with_atom_tallies(tally, NewAtomTally::default())
+    }
+
+    /// Count new atoms into `tally` (the node's, for `max_new_atoms`) and
+    /// `all` (shared by every channel of every node, for
+    /// `max_new_atoms_total`).
+    pub fn with_atom_tallies(mut self, tally: NewAtomTally, all: NewAtomTally) -> Self {
+        self.atom_guard = AtomGuard::new(tally, all);
         self
     }
 
@@ -284,7 +291,7 @@ impl Channel {
 
     /// [`Channel::recv`] with the atom-table guard: `atoms` tells which
     /// atoms exist on the node (the guard is on when it is given and
-    /// `Limits::max_new_atoms` is not 0). Deliver the frames of one call
+    /// `Limits::max_new_atoms` or `max_new_atoms_total` is not 0). Deliver the frames of one call
     /// before the next: atoms counted in one call are taken to exist then.
     pub fn recv_checking_atoms(
         &mut self,
@@ -298,7 +305,7 @@ impl Channel {
         if !self.flush(budget, out) {
             return Ok(0);
         }
-        let atoms = atoms.filter(|_| self.opts.limits.max_new_atoms > 0);
+        let atoms = atoms.filter(|_| self.opts.limits.atom_budget().is_on());
         if atoms.is_some() {
             self.atom_guard.start_batch();
         }
@@ -442,7 +449,7 @@ impl Channel {
                 let n = self.atom_guard.check_header(
                     &self.table,
                     atoms,
-                    self.opts.limits.max_new_atoms,
+                    self.opts.limits.atom_budget(),
                 )?;
                 self.stats.new_atom_count.add(n);
             }

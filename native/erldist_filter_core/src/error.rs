@@ -104,12 +104,17 @@ pub enum ErrorKind {
     /// (with the `close` policy).
     #[error("limit exceeded: rate")]
     LimitRate,
-    /// A message larger than `Limits::max_message_bytes`.
+    /// A message larger than `Limits::max_message_bytes` (each fragment
+    /// counting its bytes plus a fixed overhead).
     #[error("limit exceeded: max_message_bytes")]
     LimitMessageBytes,
     /// More new atoms from one node than `Limits::max_new_atoms`.
     #[error("limit exceeded: max_new_atoms")]
     LimitNewAtoms,
+    /// More new atoms from all nodes together than
+    /// `Limits::max_new_atoms_total`.
+    #[error("limit exceeded: max_new_atoms_total")]
+    LimitNewAtomsTotal,
 }
 
 impl ErrorKind {
@@ -150,6 +155,7 @@ impl ErrorKind {
             ErrorKind::LimitMessageBytes => "max_message_bytes",
             ErrorKind::LimitRate => "rate",
             ErrorKind::LimitNewAtoms => "max_new_atoms",
+            ErrorKind::LimitNewAtomsTotal => "max_new_atoms_total",
         }
     }
 
@@ -165,6 +171,7 @@ impl ErrorKind {
                 | ErrorKind::LimitMessageBytes
                 | ErrorKind::LimitRate
                 | ErrorKind::LimitNewAtoms
+                | ErrorKind::LimitNewAtomsTotal
         )
     }
 }

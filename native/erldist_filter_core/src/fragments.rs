@@ -127,9 +127,10 @@ impl Sequences {
         }
     }
 
-    /// Cost ([`Held::cost`]) of the largest held sequence.
+    /// Bytes of the largest held sequence (what finishing it copies and
+    /// reads; its fragments are re-emitted within the work budget).
     pub fn largest_held(&self) -> usize {
-        self.open.values().filter_map(|s| s.held.as_ref()).map(|h| h.cost()).max().unwrap_or(0)
+        self.open.values().filter_map(|s| s.held.as_ref()).map(|h| h.len()).max().unwrap_or(0)
     }
 
     /// Bytes held for inspection across all open sequences.

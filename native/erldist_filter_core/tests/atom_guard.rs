@@ -334,3 +334,47 @@ fn with_no_budget_the_guard_is_off_and_asks_nothing() {
     assert_eq!(out, frames);
     assert_eq!(vm.asked.get(), 0);
 }
+
+/// Ten peers, each within its own budget of 50, together meet the
+/// node-wide budget of 120: what they make the node create never exceeds
+/// it, whether their atoms travel inline (dropped over it) or in the
+/// atom cache (the connection closes), and a new peer gets nothing more.
+#[test]
+fn many_peers_together_stay_within_the_node_wide_budget() {
+    let vm = Vm::with(&KNOWN);
+    let all_tally = Arc::new(AtomicU64::new(0));
+    let budget = Limits { max_new_atoms: 50, max_new_atoms_total: 120, atom_policy: Policy::Drop, ..Limits::default() };
+    let mut created = 0usize;
+    let mut stopped = 0;
+    for peer in 0..10 {
+        let node_tally = Arc::new(AtomicU64::new(0));
+        let mut ch = channel(budget).with_atom_tallies(Arc::clone(&node_tally), Arc::clone(&all_tally));
+        let texts = names(&format!("peer{peer}_"), 60);
+        // inline: ten messages of six new atoms each
+        let frames: Vec<Vec<u8>> =
+            texts.chunks(6).map(|n| frame_normal(&send_refs(), &send_control(), &atom_list(n))).collect();
+        feed(&mut ch, &vm, &frames, &Config::default(), &texts).unwrap();
+        assert!(node_tally.load(Ordering::Relaxed) <= 50, "peer {peer} over its own budget");
+        // in the atom cache: one new atom per header, until refused
+        let cached = names(&format!("cache{peer}_"), 20);
+        let mut ch = channel(budget).with_atom_tallies(Arc::clone(&node_tally), Arc::clone(&all_tally));
+        let mut frames = vec![];
+        for (i, t) in cached.iter().enumerate() {
+            let refs = [Ref::New(1, b"a@127.0.0.1"), Ref::New(2, b""), Ref::New(3 + i as u16, t)];
+            frames.push(frame_normal(&refs, &send_control(), &[97, 1]));
+        }
+        match feed(&mut ch, &vm, &frames, &Config::default(), &cached) {
+            Ok(_) => {}
+            Err(e) => {
+                assert!(matches!(e.kind, ErrorKind::LimitNewAtoms | ErrorKind::LimitNewAtomsTotal), "{e}");
+                stopped += 1;
+            }
+        }
+        let now = vm.atoms.borrow().len() - KNOWN.len();
+        assert!(now <= 120, "after peer {peer} the node created {now} atoms");
+        assert_eq!(now as u64, all_tally.load(Ordering::Relaxed));
+        created = now;
+    }
+    assert_eq!(created, 120, "the peers used the node-wide budget");
+    assert!(stopped >= 8, "peers were refused at the node-wide budget");
+}

@@ -176,7 +176,7 @@ fn channel_open<'a>(
     let peer = Peer { sysname: core_atom(&sysname_text)?, router: core_atom(&router_text)? };
     let channel = Channel::new(ChannelOptions { packet_size, dflags, limits })
         .with_peer(peer)
-        .with_atom_tally(atom_guard::tally_for(&sysname_text));
+        .with_atom_tallies(atom_guard::tally_for(&sysname_text), atom_guard::tally_all());
     let owner = env.pid();
     let res = ResourceArc::new(ChannelResource {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
