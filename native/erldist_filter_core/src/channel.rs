@@ -512,6 +512,7 @@ impl Channel {
 
     /// The first of several fragments: pass it on, or hold the message
     /// when it must be inspected or compacted whole.
+    #[allow(clippy::too_many_arguments)]
     fn on_fragment_header(
         &mut self,
         frame: Frame<'_>,

@@ -20,6 +20,10 @@
 
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Every module reads or writes wire bytes: no slice indexing that could
+// panic on input, no silent truncation of a length (a peer picks its own
+// node name; `len as u8` once wrote a malformed atom). Unit tests may index.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::cast_possible_truncation))]
 
 pub mod atom;
 pub mod atom_cache;

@@ -69,12 +69,15 @@ fn channel(packet_size: PacketSize) -> Channel {
 /// Feed each piece in turn (resuming while the budget runs out), checking the
 /// per-call invariants; returns the emitted frames, or the first error with
 /// the frames emitted before it.
-fn drive(ch: &mut Channel, pieces: &[&[u8]]) -> Result<Vec<Vec<u8>>, (Error, Vec<Vec<u8>>)> {
+fn drive(ch: &mut Channel, pieces: &[&[u8]]) -> Driven {
     drive_with(ch, pieces, &Config::default())
 }
 
+/// Emitted frames, or the first error with the frames emitted before it.
+type Driven = Result<Vec<Vec<u8>>, (Error, Vec<Vec<u8>>)>;
+
 /// [`drive`] with a configuration.
-fn drive_with(ch: &mut Channel, pieces: &[&[u8]], cfg: &Config) -> Result<Vec<Vec<u8>>, (Error, Vec<Vec<u8>>)> {
+fn drive_with(ch: &mut Channel, pieces: &[&[u8]], cfg: &Config) -> Driven {
     let mut frames = vec![];
     let mut actions = Actions::default();
     let limits = ch.options().limits;
@@ -231,7 +234,7 @@ fn unknown_frame_tags_and_bad_magic_are_errors() {
 #[test]
 fn a_fragment_header_declaring_u64_max_fragments_is_a_limit_error() {
     let e = frame_frag_header(1, u64::MAX, &reg_send_refs(), &reg_send_control(0, 1, 2), &[]);
-    assert_eq!(frames0(&[e.clone()]), ErrorKind::LimitFragments);
+    assert_eq!(frames0(std::slice::from_ref(&e)), ErrorKind::LimitFragments);
     // with no fragment limit it is merely a sequence that counts down
     // (nothing is allocated from the count)
     let limits = Limits { max_fragments: u64::MAX, ..Limits::default() };
@@ -499,7 +502,7 @@ fn head_end(frame: &[u8]) -> usize {
     at += 1;
     if count > 0 {
         let flags = &frame[at..at + count / 2 + 1];
-        let nib = |i: usize| if i % 2 == 0 { flags[i / 2] & 15 } else { flags[i / 2] >> 4 };
+        let nib = |i: usize| if i & 1 == 0 { flags[i / 2] & 15 } else { flags[i / 2] >> 4 };
         let long = nib(count) & 1 != 0;
         at += count / 2 + 1;
         for i in 0..count {
@@ -713,7 +716,7 @@ fn control_end(frame: &[u8]) -> usize {
     let mut at = 3;
     if count > 0 {
         let flags = &frame[at..at + count / 2 + 1];
-        let nib = |i: usize| if i % 2 == 0 { flags[i / 2] & 15 } else { flags[i / 2] >> 4 };
+        let nib = |i: usize| if i & 1 == 0 { flags[i / 2] & 15 } else { flags[i / 2] >> 4 };
         let long = nib(count) & 1 != 0;
         at += count / 2 + 1;
         for i in 0..count {

@@ -497,6 +497,10 @@ fn recv<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, input: Term<'a>, dir
     finish(env, &ch, guard, &bins, result)
 }
 
+/// The actions of one step, where the input left starts (if any, or if
+/// frames are still owed) and the work units spent.
+type StepResult<'a> = Result<(Vec<Term<'a>>, Option<(usize, usize)>, u64), RecvFailure>;
+
 /// The answer of one `recv` step: the actions, and the input left (if
 /// any, or if frames are still owed) for the Erlang loop to pass back.
 fn finish<'a>(
@@ -504,7 +508,7 @@ fn finish<'a>(
     ch: &ResourceArc<ChannelResource>,
     mut guard: MutexGuard<Option<State>>,
     bins: &[Binary<'a>],
-    result: Result<(Vec<Term<'a>>, Option<(usize, usize)>, u64), RecvFailure>,
+    result: StepResult<'a>,
 ) -> NifResult<Term<'a>> {
     match result {
         Ok((terms, None, spent)) => {
