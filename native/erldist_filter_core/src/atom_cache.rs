@@ -71,8 +71,7 @@ impl AtomCache {
 
     /// Bytes held (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.slots.as_ref().map_or(0, |_| ATOM_CACHE_SIZE * 2)
-            + self.atoms.capacity() * std::mem::size_of::<Atom>()
+        self.slots.as_ref().map_or(0, |_| ATOM_CACHE_SIZE * 2) + self.atoms.capacity() * std::mem::size_of::<Atom>()
     }
 }
 

@@ -83,12 +83,7 @@ pub struct AtomGuard {
 impl AtomGuard {
     /// A guard counting into `tally` (its node's) and `all` (every node's).
     pub fn new(tally: NewAtomTally, all: NewAtomTally) -> Self {
-        AtomGuard {
-            tally,
-            all,
-            counted: HashSet::new(),
-            pending: HashSet::new(),
-        }
+        AtomGuard { tally, all, counted: HashSet::new(), pending: HashSet::new() }
     }
 
     /// New atoms admitted so far from this channel's node.
@@ -160,12 +155,7 @@ impl AtomGuard {
 
     /// Note `atom` if it is new; fails with `LimitNewAtoms` as soon as the
     /// message would take a tally past its budget.
-    fn note(
-        &mut self,
-        atom: AtomRef<'_>,
-        oracle: &dyn AtomExistence,
-        budget: AtomBudget,
-    ) -> Result<(), Error> {
+    fn note(&mut self, atom: AtomRef<'_>, oracle: &dyn AtomExistence, budget: AtomBudget) -> Result<(), Error> {
         if oracle.exists(atom.text, atom.utf8) {
             return Ok(());
         }
@@ -187,12 +177,7 @@ impl AtomGuard {
     /// Note every atom written out inline in a whole message's control and
     /// payload (cache references were noted with their header). Bytes
     /// after a control without payload are ignored, as the VM does.
-    fn note_inline(
-        &mut self,
-        m: &Whole<'_>,
-        oracle: &dyn AtomExistence,
-        budget: AtomBudget,
-    ) -> Result<(), Error> {
+    fn note_inline(&mut self, m: &Whole<'_>, oracle: &dyn AtomExistence, budget: AtomBudget) -> Result<(), Error> {
         // Every inline atom starts with one of four tag bytes: a small
         // body without any of them has none and needs no scan (a cache-using
         // peer's atoms are cache references). A large body is scanned
@@ -228,9 +213,7 @@ impl AtomGuard {
         let mut visit = |a: AtomRef<'_>| self.note(a, oracle, budget);
         // The whole message is here and its size is bounded by the limits:
         // one unbounded pass, as inspection does.
-        while scanner.run_visiting(bytes, pos, &mut Budget::new(u64::MAX), ctx, &mut visit)?
-            == Scan::Yield
-        {}
+        while scanner.run_visiting(bytes, pos, &mut Budget::new(u64::MAX), ctx, &mut visit)? == Scan::Yield {}
         Ok(())
     }
 }

@@ -16,9 +16,9 @@ use crate::framing::{Framer, Packet, PacketSize};
 use crate::header::{self, AtomTable, FrameKind};
 use crate::held::{self, Held};
 use crate::inspect::{self, Inspected, LogEvent, Peer, Whole};
+use crate::limits::Limits;
 use crate::message::{self, Parsed};
 use crate::rate::{Bucket, Policy};
-use crate::limits::Limits;
 use crate::stats::ChannelStats;
 use crate::term::{skip_term, ScanContext};
 
@@ -440,17 +440,10 @@ impl Channel {
             &mut self.table,
         )?;
         if let Some(atoms) = cx.atoms {
-            if matches!(
-                parsed.kind,
-                FrameKind::Normal | FrameKind::FragmentHeader { .. }
-            ) {
+            if matches!(parsed.kind, FrameKind::Normal | FrameKind::FragmentHeader { .. }) {
                 // A cache write cannot be skipped (later messages refer to
                 // the slot), so too many new atoms here close.
-                let n = self.atom_guard.check_header(
-                    &self.table,
-                    atoms,
-                    self.opts.limits.atom_budget(),
-                )?;
+                let n = self.atom_guard.check_header(&self.table, atoms, self.opts.limits.atom_budget())?;
                 self.stats.new_atom_count.add(n);
             }
         }
@@ -499,7 +492,8 @@ impl Channel {
             return Ok(());
         }
         let cfg = cx.cfg;
-        let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
+        let ins =
+            inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
         let (rewrite, log) = self.account(ins);
         out.logs.extend(log);
         match rewrite {
@@ -613,7 +607,14 @@ impl Channel {
         };
         let cfg = cx.cfg;
         let (rewrite, log) = if atoms_fit(&mut self.atom_guard, &self.stats, &self.opts.limits, &whole, cx)? {
-            let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
+            let ins = inspect::inspect(
+                &whole,
+                cfg,
+                cfg.deep_packet_inspection,
+                &self.peer,
+                &mut self.sort,
+                &self.opts.limits,
+            )?;
             self.account(ins)
         } else {
             (Some(inspect::drop_frame(&whole)), None)

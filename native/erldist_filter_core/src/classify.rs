@@ -44,10 +44,8 @@ pub const ROUTER_PREFIX: &str = "erldist_filter_router_";
 /// term in the viewer's bytes, for operations that carry one.
 pub fn classify(ctrl: &Control<'_>, payload: Option<usize>, v: &Viewer<'_>, cfg: &Config) -> Result<Decision, Error> {
     // "Drop or redirect", as the configuration resolves it.
-    let log_dor = Decision {
-        verdict: if cfg.redirect_dist_operations { Verdict::Redirect } else { Verdict::Drop },
-        log: true,
-    };
+    let log_dor =
+        Decision { verdict: if cfg.redirect_dist_operations { Verdict::Redirect } else { Verdict::Drop }, log: true };
     let send = |rules: &dyn Fn() -> Result<bool, Error>| -> Result<Decision, Error> {
         if cfg.untrusted || rules()? {
             Ok(log_dor)
@@ -63,8 +61,8 @@ pub fn classify(ctrl: &Control<'_>, payload: Option<usize>, v: &Viewer<'_>, cfg:
         Link | Exit | ExitTt | PayloadExit | PayloadExitTt => LOG_DROP,
         GroupLeader | Exit2 | Exit2Tt | PayloadExit2 | PayloadExit2Tt => log_dor,
         SpawnRequest | SpawnRequestTt => LOG_SPAWN,
-        Unlink | UnlinkId | UnlinkIdAck | MonitorP | DemonitorP | MonitorPExit | PayloadMonitorPExit
-        | SpawnReply | SpawnReplyTt => quiet,
+        Unlink | UnlinkId | UnlinkIdAck | MonitorP | DemonitorP | MonitorPExit | PayloadMonitorPExit | SpawnReply
+        | SpawnReplyTt => quiet,
         Send | SendTt | SendSender | SendSenderTt | AliasSend | AliasSendTt => send(&generic)?,
         RegSend | RegSendTt => match ctrl.op {
             Op::RegSend { to_name: name, .. } => to_name(name)?,
@@ -79,7 +77,12 @@ pub fn classify(ctrl: &Control<'_>, payload: Option<usize>, v: &Viewer<'_>, cfg:
 }
 
 /// The name rules for a send to a registered name (SPEC §5.2).
-fn suspicious_name_send(name: AtomRef<'_>, payload: Option<usize>, v: &Viewer<'_>, cfg: &Config) -> Result<bool, Error> {
+fn suspicious_name_send(
+    name: AtomRef<'_>,
+    payload: Option<usize>,
+    v: &Viewer<'_>,
+    cfg: &Config,
+) -> Result<bool, Error> {
     let Some(p) = payload else { return Ok(true) };
     if name.eq_str("net_kernel") {
         return Ok(!is_auth_call(v, p)?);

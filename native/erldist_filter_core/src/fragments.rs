@@ -50,7 +50,15 @@ impl Sequences {
     /// Register a header fragment of `bytes` bytes announcing `fragments`
     /// fragments (> 1).
     #[allow(clippy::too_many_arguments)]
-    pub fn start(&mut self, id: u64, fragments: u64, bytes: u64, dop: Dop, held: Option<Held>, limits: &Limits) -> Result<(), Error> {
+    pub fn start(
+        &mut self,
+        id: u64,
+        fragments: u64,
+        bytes: u64,
+        dop: Dop,
+        held: Option<Held>,
+        limits: &Limits,
+    ) -> Result<(), Error> {
         if bytes > limits.max_message_bytes {
             return Err(Error::new(ErrorKind::LimitMessageBytes, 0));
         }

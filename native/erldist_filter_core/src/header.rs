@@ -165,10 +165,7 @@ pub fn read_atom_table(
             }
             table.push(TableEntry { index, new: true, atom });
         } else {
-            let atom = cache
-                .get(index)
-                .cloned()
-                .ok_or_else(|| Error::new(ErrorKind::AtomCacheEmptySlot, flags_at))?;
+            let atom = cache.get(index).cloned().ok_or_else(|| Error::new(ErrorKind::AtomCacheEmptySlot, flags_at))?;
             stats.atom_cache_read_count.inc();
             table.push(TableEntry { index, new: false, atom });
         }

@@ -14,7 +14,7 @@
 use std::ops::Range;
 
 use crate::atom_cache::AtomCache;
-use crate::header::{self, TableEntry, AtomTable, TAG_FRAGMENT_CONT, VERSION_MAGIC};
+use crate::header::{self, AtomTable, TableEntry, TAG_FRAGMENT_CONT, VERSION_MAGIC};
 use crate::rewrite::{self, AtomStyle};
 
 /// Offset of the FragmentId field in an 'E'/'F' frame.

@@ -110,10 +110,7 @@ impl Limits {
 impl Limits {
     /// The policies by name, for `limits_get/0`.
     pub fn policies(&self) -> [(&'static str, Policy); 2] {
-        [
-            ("rate_policy", self.rate_policy),
-            ("atom_policy", self.atom_policy),
-        ]
+        [("rate_policy", self.rate_policy), ("atom_policy", self.atom_policy)]
     }
 
     /// Set the policy called `name`; false if there is no such policy.

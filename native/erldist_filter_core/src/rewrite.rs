@@ -195,7 +195,14 @@ mod tests {
         assert_eq!(b, [SMALL_ATOM_UTF8_EXT, 3, b'n', b'@', b'h']);
 
         let router = Atom::from_utf8(b"erldist_filter_router_1").unwrap();
-        let r = Redirect { router: &router, sysname: &name, sort: 1, control: &[NIL_EXT], token: None, payload: Some(&[NIL_EXT]) };
+        let r = Redirect {
+            router: &router,
+            sysname: &name,
+            sort: 1,
+            control: &[NIL_EXT],
+            token: None,
+            payload: Some(&[NIL_EXT]),
+        };
         let mut out = vec![];
         redirect_message(&mut out, &r, &[], false);
         let mut pos = 0;

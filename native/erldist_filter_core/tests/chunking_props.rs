@@ -87,7 +87,11 @@ fn source(name: &str, every: usize) -> Source {
     let mut actions = Actions::default();
     for (k, p) in packets.iter().enumerate() {
         if k % every == 0 && reference.open_sequences() == 0 {
-            starts.push(Start { offset: offsets[k], packet: k, prime: priming(&reference.atom_cache_entries().unwrap()) });
+            starts.push(Start {
+                offset: offsets[k],
+                packet: k,
+                prime: priming(&reference.atom_cache_entries().unwrap()),
+            });
         }
         actions.clear();
         let used = reference.recv(p, &Config::default(), &mut Budget::new(u64::MAX), &mut actions).expect("corpus");

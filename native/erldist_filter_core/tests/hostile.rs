@@ -414,10 +414,7 @@ fn broken_variants_of_a_full_reference_table_are_errors() {
     // the table cut anywhere inside: truncated
     for cut in 2..table_end {
         let kind = frames0(&[good[..cut].to_vec()]);
-        assert!(
-            kind == ErrorKind::Truncated || kind == ErrorKind::FrameTooShort,
-            "cut {cut}: {kind:?}"
-        );
+        assert!(kind == ErrorKind::Truncated || kind == ErrorKind::FrameTooShort, "cut {cut}: {kind:?}");
     }
     // the last reference reads an empty slot
     let mut broken = news.clone();
@@ -433,10 +430,7 @@ fn broken_variants_of_a_full_reference_table_are_errors() {
     f_short.extend_from_slice(&short[1 + flags..]);
     f_short.extend_from_slice(&control);
     let kind = frames0(&[f_short]);
-    assert!(
-        matches!(kind, ErrorKind::Truncated | ErrorKind::LimitAtomBytes | ErrorKind::AtomInvalidUtf8),
-        "{kind:?}"
-    );
+    assert!(matches!(kind, ErrorKind::Truncated | ErrorKind::LimitAtomBytes | ErrorKind::AtomInvalidUtf8), "{kind:?}");
     // the count says 255 but only 254 entries follow, then the control
     let mut f = vec![131, b'D'];
     let mut t = atom_table(&news[..254]);
@@ -508,7 +502,8 @@ fn head_end(frame: &[u8]) -> usize {
         for i in 0..count {
             at += 1;
             if nib(i) & 8 != 0 {
-                let len = if long { u16::from_be_bytes([frame[at], frame[at + 1]]) as usize } else { frame[at] as usize };
+                let len =
+                    if long { u16::from_be_bytes([frame[at], frame[at + 1]]) as usize } else { frame[at] as usize };
                 at += if long { 2 } else { 1 } + len;
             }
         }
@@ -652,9 +647,8 @@ fn a_corpus_packet_cut_anywhere_behind_its_length_prefix_is_incomplete() {
             for cut in cut_points(case.frame.len(), head, &mut rng) {
                 let mut ch = primed(&c, PacketSize::Four, &case.prime);
                 let split = 4 + cut;
-                let frames = drive(&mut ch, &[&packet[..split]]).unwrap_or_else(|(e, _)| {
-                    panic!("{}: cut {cut} of {}: {e}", c.name, case.frame.len())
-                });
+                let frames = drive(&mut ch, &[&packet[..split]])
+                    .unwrap_or_else(|(e, _)| panic!("{}: cut {cut} of {}: {e}", c.name, case.frame.len()));
                 assert!(frames.is_empty(), "{}: emitted a cut frame", c.name);
                 assert_eq!(ch.buffered_bytes(), cut as u64);
                 assert_eq!(ch.partial_packet(), (cut as u64, case.frame.len() as u64));
@@ -722,7 +716,8 @@ fn control_end(frame: &[u8]) -> usize {
         for i in 0..count {
             at += 1;
             if nib(i) & 8 != 0 {
-                let len = if long { u16::from_be_bytes([frame[at], frame[at + 1]]) as usize } else { frame[at] as usize };
+                let len =
+                    if long { u16::from_be_bytes([frame[at], frame[at + 1]]) as usize } else { frame[at] as usize };
                 at += if long { 2 } else { 1 } + len;
             }
         }
@@ -1018,7 +1013,8 @@ fn a_long_node_name_in_rewrites_decodes_with_binary_to_term() {
     spawn.extend(ext_pid(2));
     spawn.extend([104, 3, 119, 1, b'm', 119, 1, b'f', 97, 0, 106]);
     spawn.extend([131, 106]);
-    let cfg = Config { deep_packet_inspection: true, redirect_dist_operations: true, untrusted: true, ..Config::default() };
+    let cfg =
+        Config { deep_packet_inspection: true, redirect_dist_operations: true, untrusted: true, ..Config::default() };
     let dflags = DFLAGS & !(0x2000 | 0x800000);
     let mut ch = Channel::new(ChannelOptions { packet_size: PacketSize::Zero, dflags, limits: Limits::default() })
         .with_peer(peer);

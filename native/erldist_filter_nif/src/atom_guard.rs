@@ -43,17 +43,11 @@ impl AtomExistence for VmAtoms<'_> {
 
 /// New atoms admitted per node name. One small entry per node name ever
 /// connected (each name is an atom of the VM already).
-static TALLIES: Lazy<Mutex<HashMap<String, NewAtomTally>>> =
-    Lazy::new(|| Mutex::new(HashMap::new()));
+static TALLIES: Lazy<Mutex<HashMap<String, NewAtomTally>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// The tally of node `sysname`, shared by all its channels.
 pub fn tally_for(sysname: &str) -> NewAtomTally {
-    Arc::clone(
-        TALLIES
-            .lock()
-            .entry(sysname.to_owned())
-            .or_insert_with(|| Arc::new(AtomicU64::new(0))),
-    )
+    Arc::clone(TALLIES.lock().entry(sysname.to_owned()).or_insert_with(|| Arc::new(AtomicU64::new(0))))
 }
 
 /// New atoms admitted from all nodes together (`max_new_atoms_total`).

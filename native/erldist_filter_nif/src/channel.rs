@@ -23,21 +23,20 @@ use std::sync::Arc;
 
 use erldist_filter_core::inspect::Peer;
 use erldist_filter_core::{
-    flags, Atom as CoreAtom, Actions, Budget, Channel, ChannelOptions, ChannelStats, Emit, PacketSize, StatsSnapshot,
+    flags, Actions, Atom as CoreAtom, Budget, Channel, ChannelOptions, ChannelStats, Emit, PacketSize, StatsSnapshot,
 };
 use once_cell::sync::Lazy;
 use parking_lot::{Mutex, MutexGuard};
 use rustler::{
-    Atom, Binary, Encoder, Env, Error, LocalPid, Monitor, NewBinary, NifResult, Resource, ResourceArc,
-    Term,
+    Atom, Binary, Encoder, Env, Error, LocalPid, Monitor, NewBinary, NifResult, Resource, ResourceArc, Term,
 };
 
 use crate::atom_guard::{self, VmAtoms};
 use crate::atoms;
-use crate::logger;
-use crate::misc;
 use crate::config;
 use crate::error::{raise, RecvFailure};
+use crate::logger;
+use crate::misc;
 use crate::stats;
 
 /// Work units per `channel_recv_nif` call (SPEC §2: ~1 ms of work).

@@ -68,7 +68,11 @@ impl Corpus {
     }
 
     pub fn options(&self) -> ChannelOptions {
-        ChannelOptions { packet_size: PacketSize::Four, dflags: self.meta_int("negotiated_flags"), limits: Limits::default() }
+        ChannelOptions {
+            packet_size: PacketSize::Four,
+            dflags: self.meta_int("negotiated_flags"),
+            limits: Limits::default(),
+        }
     }
 
     /// The frames of the stream (ticks excluded), in order.
