@@ -281,7 +281,10 @@ impl Channel {
     /// pushed to `out` in order, with the messages to log. Returns how many
     /// bytes of `data` were consumed: less than `data.len()` only when
     /// `budget` ran out, in which case call again with the rest. Partial
-    /// packets are kept inside.
+    /// packets are kept inside. Frames owed from an earlier call (see
+    /// [`Channel::has_pending`]) come out first, and a call may end with
+    /// frames still owed: call [`Channel::flush`] (or `recv` again) until
+    /// none is.
     ///
     /// With packet size 0 each call carries exactly one whole frame (an
     /// empty one is a tick).

@@ -14,7 +14,8 @@
 //!   read through [`cursor::Cursor`].
 //!
 //! Call order on a [`Channel`]: `new`, then `recv` any number of times (each
-//! call returns the emitted frames for the packets it completed), reading
+//! call returns the emitted frames for the packets it completed; while
+//! `has_pending` says frames are still owed, `flush` emits them), reading
 //! `stats()` and the inspection getters at any time. After `recv` returns an
 //! error the channel is poisoned: drop it (the connection must close).
 
