@@ -4,9 +4,12 @@
 %%% mode, so a VM that cannot keep up stops reading and TCP pushes back on
 %%% the peer. Over TLS the socket is an `ssl' one and its messages are
 %%% `ssl''s; the bytes are the decrypted stream. Every chunk of bytes goes through the connection's filter
-%%% channel (`erldist_filter_nif:channel_recv/2'), which frames it (4-byte
-%%% lengths, zero-length packets are ticks) and returns the frames to
-%%% deliver, in order, with `erlang:dist_ctrl_put_data/2'.
+%%% channel (`erldist_filter_nif:channel_recv_nif/2', one bounded slice at
+%%% a time), which frames it (4-byte lengths, zero-length packets are
+%%% ticks) and returns the frames to deliver, in order, with
+%%% `erlang:dist_ctrl_put_data/2'. Each slice's frames are delivered before
+%%% the next slice runs, so a large read (or a message re-emitted as
+%%% 200,000 fragments) never piles up here.
 %%% A channel error or exception closes this one connection and is logged.
 %%% When the VM itself closes the connection after a frame the filter let
 %%% through (without inspection the filter reads a message only as far as
@@ -38,8 +41,8 @@
                 active :: non_neg_integer(),
                 messages :: messages(),
                 setopts :: fun((term(), list()) -> ok | {error, term()}),
-                %% the actions of the last delivery (kept as returned: no
-                %% work per packet), to explain a refusal
+                %% the actions of the last slice delivered (kept as
+                %% returned: no work per packet), to explain a refusal
                 last = [] :: [erldist_filter_nif:action()]}).
 
 %% The tags of what an active socket sends its owner: data, passive,
@@ -130,12 +133,21 @@ deliver(State = #input{channel = bypass, buffer = Buffer}, Data) ->
                 _ -> <<Buffer/binary, Data/binary>>
             end,
     State#input{buffer = put_packets(State, Input)};
-deliver(State = #input{node = Node, channel = Channel, dhandle = DHandle}, Data) ->
-    try erldist_filter_nif:channel_recv(Channel, [Data]) of
+deliver(State, Data) ->
+    deliver_slices(State, channel_recv_nif, [Data]).
+
+%% `erldist_filter_nif:channel_recv/2', delivering each slice's frames as
+%% they come instead of collecting them all first.
+deliver_slices(State = #input{node = Node, channel = Channel, dhandle = DHandle}, Nif, Input) ->
+    try erldist_filter_nif:Nif(Channel, Input) of
         Actions when is_list(Actions) ->
-            Delivering = State#input{last = Actions},
-            put_data(Delivering, DHandle, Actions),
-            Delivering;
+            put_slice(State, DHandle, Actions);
+        {more, Actions, Rest} ->
+            deliver_slices(put_slice(State, DHandle, Actions), channel_recv_nif, Rest);
+        {dirty, Rest} ->
+            %% the next step may finish a message over 1 MiB: do it where
+            %% a long step cannot stall a normal scheduler
+            deliver_slices(State, channel_recv_dirty_nif, Rest);
         {error, Reason} ->
             fail(Node, Channel, channel_recv, Reason)
     catch
@@ -144,6 +156,11 @@ deliver(State = #input{node = Node, channel = Channel, dhandle = DHandle}, Data)
         Class:Reason ->
             fail(Node, Channel, channel_recv, {Class, Reason})
     end.
+
+put_slice(State, DHandle, Actions) ->
+    Delivering = State#input{last = Actions},
+    put_data(Delivering, DHandle, Actions),
+    Delivering.
 
 put_data(State, DHandle, [{emit, Frame} | Actions]) ->
     try erlang:dist_ctrl_put_data(DHandle, Frame) of

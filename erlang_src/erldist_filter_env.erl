@@ -84,15 +84,26 @@ safe_settings() ->
 %% @doc The limits of the safe policy: no message over 16 MiB (a larger one
 %% closes the sender's connection while its fragments arrive, before it is
 %% held), at most 32 MiB held per connection, logged terms over 4 KiB
-%% logged as their size only, and at most 100,000 new atoms created per
-%% peer node (over that its connection is closed before the atom exists).
+%% logged as their size only, at most 10,000 new atoms created per peer
+%% node, and at most a tenth of the atom table still free when the NIF
+%% loads for all peers together (about 100,000 with the default table; over
+%% either the connection is closed before the atom exists). See the
+%% README, "Atom-table guard", for sizing them.
 -spec safe_limits() -> #{erldist_filter_nif:limit_key() => non_neg_integer()}.
 safe_limits() ->
     #{max_message_bytes => 16 * 1024 * 1024,
       max_packet_len => 16 * 1024 * 1024,
       max_buffered_bytes => 32 * 1024 * 1024,
       max_log_bytes => 4096,
-      max_new_atoms => 100000}.
+      max_new_atoms => 10000,
+      max_new_atoms_total => node_wide_atom_budget()}.
+
+%% A tenth of what is free in the atom table (which no peer can make
+%% smaller than this before the budget is taken): room for the node's own
+%% growth stays.
+node_wide_atom_budget() ->
+    Free = erlang:system_info(atom_limit) - erlang:system_info(atom_count),
+    max(Free div 10, 1).
 
 %% @doc Whether new connections skip the filter (`{bypass_filter, true}').
 -spec bypass_filter() -> boolean().

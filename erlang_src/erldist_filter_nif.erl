@@ -32,7 +32,10 @@
 %% an Erlang loop over `channel_recv_nif/2', which does a bounded slice
 %% of work (about 20000 units, roughly bytes scanned) per call, charges it with
 %% `enif_consume_timeslice' and returns `{more, Actions, Rest}' when input
-%% is left. The channel lock is never held between slices.
+%% is left, or when frames are still owed: a held message re-emitted as its
+%% fragments costs 16 units a frame, so 2^20 tiny fragments take many
+%% slices (`Rest' may then be `[]', which continues; it is not a tick).
+%% The channel lock is never held between slices.
 %%
 %% == Lifecycle ==
 %% The process that opens a channel controls it (it is monitored); when it
@@ -112,7 +115,7 @@
 -type limit_key() :: max_packet_len | max_fragments | max_sequences
                    | max_buffered_bytes | max_atom_bytes | max_message_bytes | max_log_bytes
                    | max_bytes_per_sec | max_messages_per_sec | rate_policy
-                   | max_new_atoms | atom_policy.
+                   | max_new_atoms | max_new_atoms_total | atom_policy.
 -type limit_value() :: non_neg_integer() | close | drop.
 -type soft_error() :: {error, closed | not_owner}.
 

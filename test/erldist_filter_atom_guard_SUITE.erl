@@ -14,6 +14,7 @@
 -export([without_the_guard_every_atom_is_created/1]).
 -export([cached_atoms_close_the_connection_at_the_budget/1]).
 -export([inline_atoms_over_the_budget_are_dropped/1]).
+-export([many_peers_stay_within_the_node_wide_budget/1]).
 
 %% Run on the peers
 -export([start_sink/0, sink_count/0, wait_sink_count/2, atom_count/0]).
@@ -21,6 +22,8 @@
 
 -define(ATOMS, 100000).
 -define(BUDGET, 1000).
+-define(TOTAL, 2500).
+-define(PEERS, 4).
 -define(SINK, edf_atom_sink).
 
 suite() ->
@@ -29,7 +32,8 @@ suite() ->
 all() ->
     [without_the_guard_every_atom_is_created,
      cached_atoms_close_the_connection_at_the_budget,
-     inline_atoms_over_the_budget_are_dropped].
+     inline_atoms_over_the_budget_are_dropped,
+     many_peers_stay_within_the_node_wide_budget].
 
 init_per_testcase(Case, Config) ->
     Limits = case Case of
@@ -37,7 +41,10 @@ init_per_testcase(Case, Config) ->
                  cached_atoms_close_the_connection_at_the_budget ->
                      "[{max_new_atoms, " ++ integer_to_list(?BUDGET) ++ "}]";
                  inline_atoms_over_the_budget_are_dropped ->
-                     "[{max_new_atoms, " ++ integer_to_list(?BUDGET) ++ "}, {atom_policy, drop}]"
+                     "[{max_new_atoms, " ++ integer_to_list(?BUDGET) ++ "}, {atom_policy, drop}]";
+                 many_peers_stay_within_the_node_wide_budget ->
+                     "[{max_new_atoms, " ++ integer_to_list(?BUDGET) ++ "}, {max_new_atoms_total, "
+                         ++ integer_to_list(?TOTAL) ++ "}, {atom_policy, drop}]"
              end,
     {ok, V} = edf_test_peer:start(#{prefix => "victim", args => ["-erldist_filter", "limits", Limits]}),
     {ok, A} = edf_test_peer:start(#{prefix => "attacker"}),
@@ -115,6 +122,40 @@ inline_atoms_over_the_budget_are_dropped(Config) ->
     ?assertEqual(?ATOMS - ?BUDGET, maps:get(atom_drop_count, Rx)),
     ?assertEqual(?BUDGET, maps:get(new_atom_count, Rx)),
     edf_hostile_peer:close(Conn).
+
+%% Several peers, each within its own budget, cannot together take the
+%% victim past the node-wide one: ?PEERS raw-socket peers (distinct node
+%% names) each send 2 x ?BUDGET new inline atoms; each gets at most
+%% ?BUDGET, all together exactly ?TOTAL, the rest are dropped.
+many_peers_stay_within_the_node_wide_budget(Config) ->
+    #{pid := VP, node := V} = ?config(victim, Config),
+    Conns = [begin {ok, C} = edf_hostile_peer:connect(V), C end || _ <- lists:seq(1, ?PEERS)],
+    Before = peer:call(VP, ?MODULE, atom_count, []),
+    lists:foreach(
+      fun({K, Conn}) ->
+              Me = edf_hostile_peer:node_name(Conn),
+              Prefix = "edf_many" ++ integer_to_list(K),
+              ok = edf_hostile_peer:send_raw(
+                     Conn, [edf_hostile_peer:frame(edf_hostile_peer:reg_send(Me, ?SINK, inline_atom(Prefix, I)))
+                            || I <- lists:seq(1, 2 * ?BUDGET)])
+      end, lists:zip(lists:seq(1, ?PEERS), Conns)),
+    %% one message with an existing atom per peer, after its flood: once
+    %% all of these are in, every flood has been judged
+    [ok = edf_hostile_peer:send_frame(C, edf_hostile_peer:reg_send(edf_hostile_peer:node_name(C), ?SINK,
+                                                                   edf_hostile_peer:term(ok)))
+     || C <- Conns],
+    ok = peer:call(VP, ?MODULE, wait_sink_count, [?TOTAL + ?PEERS, 60000]),
+    Grown = peer:call(VP, ?MODULE, atom_count, []) - Before,
+    ct:pal("~b peers: the victim's atom table grew by ~b (per node ~b, node-wide ~b)",
+           [?PEERS, Grown, ?BUDGET, ?TOTAL]),
+    ?assert(Grown =< ?TOTAL),
+    ?assertEqual(?TOTAL + ?PEERS, peer:call(VP, ?MODULE, sink_count, [])),
+    #{channel := #{rx_stats := Rx}} = peer:call(VP, erldist_filter_nif, world_stats_get, []),
+    ?assertEqual(?TOTAL, maps:get(new_atom_count, Rx)),
+    ?assertEqual(2 * ?BUDGET * ?PEERS - ?TOTAL, maps:get(atom_drop_count, Rx)),
+    [?assertNot(edf_hostile_peer:closed(C)) || C <- Conns],
+    [edf_hostile_peer:close(C) || C <- Conns],
+    ok.
 
 %% SMALL_ATOM_UTF8_EXT of `Prefix_I', built without creating the atom here.
 inline_atom(Prefix, I) ->

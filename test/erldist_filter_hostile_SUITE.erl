@@ -62,9 +62,11 @@
 -export([fragmented_100mb_over_max_message_bytes/1]).
 -export([fragmented_100mb_cut_at_odd_byte_dpi/1]).
 -export([bytes_after_last_fragment/1]).
+-export([empty_continuation_flood_dpi/1]).
 -export([unknown_frame_tag/1]).
 -export([tick_and_idle/1]).
 -export([sequence_id_zero/1]).
+-export([control_straddling_fragments/1]).
 
 %% Run on the victim
 -export([victim_setup/0]).
@@ -77,6 +79,8 @@
 -export([sink_count/0]).
 -export([wait_sink_count/2]).
 -export([gc_all/0]).
+-export([watch_long_schedules/0]).
+-export([long_schedules/1]).
 
 %% Run on the good peer
 -export([start_echo_client/1]).
@@ -108,7 +112,7 @@ groups() ->
                       unfinished_interleaved_sequences_no_dpi,
                       unfinished_interleaved_sequences_dpi,
                       fragment_id_zero, continuation_of_unknown_sequence,
-                      bytes_after_last_fragment]},
+                      bytes_after_last_fragment, empty_continuation_flood_dpi]},
      {atom_cache, [], [atom_cache_ref_to_empty_slot, cache_refs_255_in_one_header,
                        cache_refs_255_broken_table, atom_over_255_characters,
                        atom_over_max_atom_bytes, atom_invalid_utf8]},
@@ -120,7 +124,7 @@ groups() ->
      {large, [], [message_100mb_cut_at_odd_byte, message_100mb_over_max_buffered_bytes,
                   fragmented_100mb_over_max_message_bytes,
                   fragmented_100mb_cut_at_odd_byte_dpi]},
-     {vm_crash, [], [sequence_id_zero]}].
+     {vm_crash, [], [sequence_id_zero, control_straddling_fragments]}].
 
 %%% Setup
 
@@ -396,6 +400,48 @@ bytes_after_last_fragment(Config) ->
     ok = send_raw(Conn, frame(edf_hostile_peer:frame_frag_cont(9, 1, <<0>>))),
     expect_filter_closed(Config, Conn, unknown_sequence).
 
+%% A message of 200,000 fragments, all continuations empty, held under
+%% inspection: each fragment counts against the byte limits (so with
+%% max_buffered_bytes at 8 MiB the flood is refused), and with the default
+%% limits its last fragment does not make one NIF call re-emit 200,000
+%% frames: no long_schedule (50 ms) names the receiving process, and the
+%% message arrives.
+empty_continuation_flood_dpi(Config) ->
+    Victim = ?config(victim, Config),
+    set_switches(Config, #{deep_packet_inspection => true}),
+    N = 200000,
+    Control = edf_hostile_peer:reg_send_control(0, 1, 2),
+    Flood = fun(Me) ->
+                    [frame(edf_hostile_peer:reg_send(Me, edf_sink, <<97, 1>>)),
+                     frame(edf_hostile_peer:frame_frag_header(7, N, [{old, 1}, {old, 2}, {old, 3}],
+                                                              Control, <<97, 42>>)),
+                     [frame(edf_hostile_peer:frame_frag_cont(7, Id, <<>>))
+                      || Id <- lists:seq(N - 1, 1, -1)]]
+            end,
+    %% 200,000 x 64 bytes of bookkeeping is over 8 MiB
+    set_limits(Config, #{max_buffered_bytes => 8 * ?MiB}),
+    closed_by_filter(Config, Flood, max_buffered_bytes),
+    set_limits(Config, #{max_buffered_bytes => maps:get(max_buffered_bytes,
+                                                        ?config(default_limits, Config))}),
+    Conn = connect(Config),
+    Me = me(Conn),
+    N0 = sink_count(Config),
+    ok = send_frame(Conn, edf_hostile_peer:reg_send(Me, edf_sink, <<97, 0>>)),
+    ok = wait_sink(Config, N0 + 1),
+    [Channel] = call(Victim, erldist_filter_nif, channel_list, [Me]),
+    #{controlling_process := Receiver} = call(Victim, erldist_filter_nif, channel_inspect, [Channel]),
+    Watcher = call(Victim, ?MODULE, watch_long_schedules, []),
+    ok = send_raw(Conn, Flood(Me)),
+    %% a message after the flood: once the sink has it, the flood is through
+    ok = send_frame(Conn, edf_hostile_peer:reg_send(Me, edf_sink, <<97, 2>>)),
+    ok = wait_sink(Config, N0 + 4),
+    Long = call(Victim, ?MODULE, long_schedules, [Watcher]),
+    ct:log("receiver ~p; long_schedule events: ~p", [Receiver, Long]),
+    ?assertEqual([], [L || L = {monitor, P, long_schedule, _} <- Long, P =:= Receiver]),
+    ?assertNot(edf_hostile_peer:closed(Conn)),
+    ?assertEqual(0, hostile_buffered(Config, Conn)),
+    edf_hostile_peer:close(Conn).
+
 %%% Atom cache
 
 atom_cache_ref_to_empty_slot(Config) ->
@@ -470,9 +516,15 @@ atom_over_255_characters(Config) ->
     closed_by_filter(Config, Frames(binary:copy(<<"é"/utf8>>, 256)), atom_too_long),
     %% exactly 255 four-byte characters is a valid atom
     Conn = connect(Config),
+    N0 = sink_count(Config),
     ok = send_raw(Conn, (Frames(binary:copy(<<"😀"/utf8>>, 255)))(me(Conn))),
-    timer:sleep(200),
+    %% a round trip through the same connection: the sink gets a message
+    %% sent after it only if the connection took the long atom and is up
+    ok = send_frame(Conn, edf_hostile_peer:reg_send(me(Conn), edf_sink, <<97, 2>>)),
+    ok = wait_sink(Config, N0 + 1),
     ?assertNot(edf_hostile_peer:closed(Conn)),
+    Me = me(Conn),
+    ?assertEqual([], [W || W = #{node := N} <- filter_warnings(Config), N =:= Me]),
     edf_hostile_peer:close(Conn).
 
 atom_over_max_atom_bytes(Config) ->
@@ -902,6 +954,42 @@ sequence_id_zero(_Config) ->
     ok.
 
 sequence_id_zero(Carrier, Switches) ->
+    victim_verdict(Carrier, Switches,
+                   fun(Me) ->
+                           [frame(edf_hostile_peer:frame_frag_header(
+                                    0, 2, edf_hostile_peer:reg_send_refs({Me, edf_sink}),
+                                    edf_hostile_peer:reg_send_control(0, 1, 2), <<97>>)),
+                            frame(edf_hostile_peer:frame_frag_cont(0, 1, <<42>>))]
+                   end).
+
+%% A fragmented REG_SEND whose control ends in its continuation (the last
+%% element, the name, is there). OTP decodes the control from the first
+%% fragment alone: a stock node (no filter) closes the connection and
+%% delivers nothing. Reassembled (inspection, compaction) it would read
+%% fine; the filter must be no more lenient than the VM, so it refuses it
+%% in every mode (`control_straddles_fragments').
+control_straddling_fragments(Config) ->
+    Frames = fun(Me) ->
+                     Control = edf_hostile_peer:reg_send_control(0, 1, 2),
+                     Cut = byte_size(Control) - 2,
+                     <<First:Cut/binary, Rest/binary>> = Control,
+                     [frame(edf_hostile_peer:frame_frag_header(
+                              3, 2, edf_hostile_peer:reg_send_refs({Me, edf_sink}), First, <<>>)),
+                      frame(edf_hostile_peer:frame_frag_cont(3, 1, <<Rest/binary, 97, 42>>))]
+             end,
+    Stock = victim_verdict(stock_inet, #{}, Frames),
+    ct:log("stock carrier (no filter): ~p", [Stock]),
+    ?assertMatch({up, #{closed := true, delivered := 0}}, Stock),
+    [begin
+         set_switches(Config, Switches),
+         closed_by_filter(Config, Frames, control_straddles_fragments)
+     end || Switches <- [#{}, #{deep_packet_inspection => true}, #{compact_fragments => true}]],
+    ok.
+
+%% What a fresh victim on `Carrier' makes of `Frames' from a hostile peer:
+%% whether it closed the connection and how many messages its sink got,
+%% or `crashed'.
+victim_verdict(Carrier, Switches, Frames) ->
     {ok, Victim} = edf_test_peer:start(#{prefix => "victim0", carrier => Carrier}),
     try
         ok = call(Victim, ?MODULE, victim_setup, []),
@@ -910,11 +998,7 @@ sequence_id_zero(Carrier, Switches) ->
             _ -> ok = call(Victim, erldist_filter_nif, config_set, [Switches])
         end,
         {ok, Conn} = edf_hostile_peer:connect(node_of(Victim)),
-        Me = me(Conn),
-        _ = send_raw(Conn, [frame(edf_hostile_peer:frame_frag_header(
-                                    0, 2, edf_hostile_peer:reg_send_refs({Me, edf_sink}),
-                                    edf_hostile_peer:reg_send_control(0, 1, 2), <<97>>)),
-                            frame(edf_hostile_peer:frame_frag_cont(0, 1, <<42>>))]),
+        _ = send_raw(Conn, Frames(me(Conn))),
         Closed = edf_hostile_peer:wait_closed(Conn, 2000),
         Result = try call(Victim, ?MODULE, sink_count, []) of
                      N when is_integer(N) -> {up, #{closed => Closed, delivered => N}}
@@ -1243,6 +1327,30 @@ victim_state() ->
     gc_all(),
     #{destroy => Destroy, limit_hits => Hits, channels => Channels,
       memory_total => erlang:memory(total), rss => rss()}.
+
+%% @private A process receiving the VM's long_schedule reports (over 50 ms).
+watch_long_schedules() ->
+    Parent = self(),
+    Pid = spawn(fun() ->
+                        _ = erlang:system_monitor(self(), [{long_schedule, 50}]),
+                        Parent ! {self(), watching},
+                        long_schedule_loop([])
+                end),
+    receive {Pid, watching} -> Pid end.
+
+long_schedule_loop(Acc) ->
+    receive
+        {stop, From} ->
+            _ = erlang:system_monitor(undefined),
+            From ! {long_schedules, lists:reverse(Acc)};
+        {monitor, _, long_schedule, _} = M ->
+            long_schedule_loop([M | Acc])
+    end.
+
+%% @private Stop watching; what was reported meanwhile.
+long_schedules(Watcher) ->
+    Watcher ! {stop, self()},
+    receive {long_schedules, L} -> L end.
 
 %% @private
 gc_all() ->

@@ -454,7 +454,8 @@ config_errors(_Config) ->
 limits_round_trip(_Config) ->
     Policies = [atom_policy, rate_policy],
     Keys = [atom_policy, max_atom_bytes, max_buffered_bytes, max_bytes_per_sec, max_fragments,
-            max_log_bytes, max_message_bytes, max_messages_per_sec, max_new_atoms, max_packet_len,
+            max_log_bytes, max_message_bytes, max_messages_per_sec, max_new_atoms,
+            max_new_atoms_total, max_packet_len,
             max_sequences, rate_policy],
     All = ?NIF:limits_get(),
     ?assertEqual(Keys, lists:sort(maps:keys(All))),

@@ -77,7 +77,8 @@ fn replay(c: &Corpus, cfg: &Config, actions: &mut Actions) -> usize {
 }
 
 fn bench_replay(cr: &mut Criterion) {
-    let configs = [("default", Config::default()), ("dpi", Config { deep_packet_inspection: true, ..Config::default() })];
+    let configs =
+        [("default", Config::default()), ("dpi", Config { deep_packet_inspection: true, ..Config::default() })];
     for name in ["small", "small.rev", "large", "large.rev"] {
         let c = load(name);
         let mut group = cr.benchmark_group(format!("replay/{}", c.name));

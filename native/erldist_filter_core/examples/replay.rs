@@ -30,7 +30,8 @@ fn main() {
     let read = |ext: &str| std::fs::read(dir.join(format!("{name}.{ext}"))).unwrap_or_default();
     let (bin, chunks, meta) = (read("bin"), read("chunks"), String::from_utf8(read("meta")).unwrap_or_default());
     let flags_at = meta.find("{negotiated_flags,").map_or(0, |i| i + 18);
-    let dflags: u64 = meta[flags_at..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap_or(0);
+    let dflags: u64 =
+        meta[flags_at..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap_or(0);
     let cfg = Config { deep_packet_inspection: dpi, ..Config::default() };
     let limits = Limits { max_new_atoms: if guard { u64::MAX } else { 0 }, ..Limits::default() };
     let mut ch = Channel::new(ChannelOptions { packet_size: PacketSize::Four, dflags, limits });

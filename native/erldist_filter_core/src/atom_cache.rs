@@ -50,7 +50,7 @@ impl AtomCache {
             None => {
                 self.atoms.push(atom);
                 // At most ATOM_CACHE_SIZE atoms ever, so this fits in u16.
-                *slot = self.atoms.len() as u16;
+                *slot = u16::try_from(self.atoms.len()).unwrap_or(u16::MAX);
                 Write::New
             }
         }
@@ -64,15 +64,14 @@ impl AtomCache {
             .enumerate()
             .filter_map(|(i, &p)| {
                 let atom = self.atoms.get((p as usize).checked_sub(1)?)?;
-                Some((i as u16, atom.clone()))
+                Some((u16::try_from(i).ok()?, atom.clone()))
             })
             .collect()
     }
 
     /// Bytes held (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
-        self.slots.as_ref().map_or(0, |_| ATOM_CACHE_SIZE * 2)
-            + self.atoms.capacity() * std::mem::size_of::<Atom>()
+        self.slots.as_ref().map_or(0, |_| ATOM_CACHE_SIZE * 2) + self.atoms.capacity() * std::mem::size_of::<Atom>()
     }
 }
 

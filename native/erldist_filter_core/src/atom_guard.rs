@@ -5,8 +5,10 @@
 //! The core cannot see the VM's atom table, so the caller answers "does
 //! this atom exist?" through [`AtomExistence`]; the count of new atoms
 //! admitted is shared by every channel of one node ([`NewAtomTally`]), so
-//! reconnecting does not reset it. An atom counts once it has been let
-//! through: atoms of dropped messages are never created and do not count.
+//! reconnecting does not reset it, and a second tally shared by every
+//! channel of every node bounds what all peers together may create. An
+//! atom counts once it has been let through: atoms of dropped messages are
+//! never created and do not count.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,14 +34,44 @@ pub trait AtomExistence {
 /// Bodies up to this size are searched for atom tags before being scanned.
 const SMALL_BODY: usize = 1024;
 
-/// New atoms admitted from one node, shared by its channels.
+/// New atoms admitted from one node (shared by its channels), or from all
+/// nodes (shared by every channel).
 pub type NewAtomTally = Arc<AtomicU64>;
 
-/// The guard of one channel: the node's shared tally, and the new atoms
-/// of the message being checked.
+/// The two budgets of new atoms (0 = that one is off).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AtomBudget {
+    /// New atoms one node may make this node create (`max_new_atoms`).
+    pub per_node: u64,
+    /// New atoms all nodes together may make it create
+    /// (`max_new_atoms_total`).
+    pub total: u64,
+}
+
+impl AtomBudget {
+    /// Whether the guard has anything to enforce.
+    pub fn is_on(&self) -> bool {
+        self.per_node > 0 || self.total > 0
+    }
+}
+
+/// Whether `admitted + more` stays within `limit` (0 = no limit).
+fn within(admitted: u64, more: u64, limit: u64) -> bool {
+    limit == 0 || admitted.saturating_add(more) <= limit
+}
+
+/// Add `n` to `tally` if the sum stays within `limit` (atomically: two
+/// channels admitting at once cannot both pass the limit).
+fn reserve(tally: &AtomicU64, n: u64, limit: u64) -> bool {
+    tally.fetch_update(Ordering::AcqRel, Ordering::Acquire, |a| within(a, n, limit).then(|| a + n)).is_ok()
+}
+
+/// The guard of one channel: the node's and the node-wide shared tallies,
+/// and the new atoms of the message being checked.
 #[derive(Debug, Default)]
 pub struct AtomGuard {
     tally: NewAtomTally,
+    all: NewAtomTally,
     /// New atoms counted since the frames already let through reached the
     /// VM (one `recv` call: the caller delivers its frames before the
     /// next), and those of the message being checked: an atom repeated
@@ -49,13 +81,9 @@ pub struct AtomGuard {
 }
 
 impl AtomGuard {
-    /// A guard counting into `tally`.
-    pub fn new(tally: NewAtomTally) -> Self {
-        AtomGuard {
-            tally,
-            counted: HashSet::new(),
-            pending: HashSet::new(),
-        }
+    /// A guard counting into `tally` (its node's) and `all` (every node's).
+    pub fn new(tally: NewAtomTally, all: NewAtomTally) -> Self {
+        AtomGuard { tally, all, counted: HashSet::new(), pending: HashSet::new() }
     }
 
     /// New atoms admitted so far from this channel's node.
@@ -77,12 +105,15 @@ impl AtomGuard {
         &mut self,
         table: &[TableEntry],
         oracle: &dyn AtomExistence,
-        budget: u64,
+        budget: AtomBudget,
     ) -> Result<u64, Error> {
         for entry in table.iter().filter(|e| e.new) {
-            self.note(AtomRef::inline(entry.atom.as_bytes(), true), oracle, budget)?;
+            if let Err(e) = self.note(AtomRef::inline(entry.atom.as_bytes(), true), oracle, budget) {
+                self.pending.clear();
+                return Err(e);
+            }
         }
-        Ok(self.admit())
+        self.admit(budget)
     }
 
     /// Check the atoms written out inline in a whole message, and count
@@ -92,10 +123,10 @@ impl AtomGuard {
         &mut self,
         m: &Whole<'_>,
         oracle: &dyn AtomExistence,
-        budget: u64,
+        budget: AtomBudget,
     ) -> Result<u64, Error> {
         match self.note_inline(m, oracle, budget) {
-            Ok(()) => Ok(self.admit()),
+            Ok(()) => self.admit(budget),
             Err(e) => {
                 self.pending.clear();
                 Err(e)
@@ -103,21 +134,28 @@ impl AtomGuard {
         }
     }
 
-    fn admit(&mut self) -> u64 {
+    /// Count the pending atoms into both tallies, if they fit both now
+    /// (other channels count concurrently).
+    fn admit(&mut self, budget: AtomBudget) -> Result<u64, Error> {
         let n = self.pending.len() as u64;
-        self.tally.fetch_add(n, Ordering::Relaxed);
+        if n > 0 {
+            if !reserve(&self.all, n, budget.total) {
+                self.pending.clear();
+                return Err(Error::new(ErrorKind::LimitNewAtomsTotal, 0));
+            }
+            if !reserve(&self.tally, n, budget.per_node) {
+                self.all.fetch_sub(n, Ordering::AcqRel);
+                self.pending.clear();
+                return Err(Error::new(ErrorKind::LimitNewAtoms, 0));
+            }
+        }
         self.counted.extend(self.pending.drain());
-        n
+        Ok(n)
     }
 
     /// Note `atom` if it is new; fails with `LimitNewAtoms` as soon as the
-    /// message would take the tally past `budget`.
-    fn note(
-        &mut self,
-        atom: AtomRef<'_>,
-        oracle: &dyn AtomExistence,
-        budget: u64,
-    ) -> Result<(), Error> {
+    /// message would take a tally past its budget.
+    fn note(&mut self, atom: AtomRef<'_>, oracle: &dyn AtomExistence, budget: AtomBudget) -> Result<(), Error> {
         if oracle.exists(atom.text, atom.utf8) {
             return Ok(());
         }
@@ -125,8 +163,12 @@ impl AtomGuard {
         if self.counted.contains(&owned) || self.pending.contains(&owned) {
             return Ok(());
         }
-        if self.admitted().saturating_add(self.pending.len() as u64) >= budget {
+        let more = self.pending.len() as u64 + 1;
+        if !within(self.admitted(), more, budget.per_node) {
             return Err(Error::new(ErrorKind::LimitNewAtoms, 0));
+        }
+        if !within(self.all.load(Ordering::Acquire), more, budget.total) {
+            return Err(Error::new(ErrorKind::LimitNewAtomsTotal, 0));
         }
         self.pending.insert(owned);
         Ok(())
@@ -135,12 +177,7 @@ impl AtomGuard {
     /// Note every atom written out inline in a whole message's control and
     /// payload (cache references were noted with their header). Bytes
     /// after a control without payload are ignored, as the VM does.
-    fn note_inline(
-        &mut self,
-        m: &Whole<'_>,
-        oracle: &dyn AtomExistence,
-        budget: u64,
-    ) -> Result<(), Error> {
+    fn note_inline(&mut self, m: &Whole<'_>, oracle: &dyn AtomExistence, budget: AtomBudget) -> Result<(), Error> {
         // Every inline atom starts with one of four tag bytes: a small
         // body without any of them has none and needs no scan (a cache-using
         // peer's atoms are cache references). A large body is scanned
@@ -170,15 +207,13 @@ impl AtomGuard {
         pos: &mut usize,
         ctx: &ScanContext,
         oracle: &dyn AtomExistence,
-        budget: u64,
+        budget: AtomBudget,
     ) -> Result<(), Error> {
         let mut scanner = Scanner::new();
         let mut visit = |a: AtomRef<'_>| self.note(a, oracle, budget);
         // The whole message is here and its size is bounded by the limits:
         // one unbounded pass, as inspection does.
-        while scanner.run_visiting(bytes, pos, &mut Budget::new(u64::MAX), ctx, &mut visit)?
-            == Scan::Yield
-        {}
+        while scanner.run_visiting(bytes, pos, &mut Budget::new(u64::MAX), ctx, &mut visit)? == Scan::Yield {}
         Ok(())
     }
 }

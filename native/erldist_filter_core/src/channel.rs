@@ -8,7 +8,6 @@ use crate::atom_cache::AtomCache;
 use crate::atom_guard::{AtomExistence, AtomGuard, NewAtomTally};
 use crate::classify::Verdict;
 use crate::config::Config;
-use crate::protected::Protected;
 use crate::control;
 use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind};
@@ -17,10 +16,12 @@ use crate::framing::{Framer, Packet, PacketSize};
 use crate::header::{self, AtomTable, FrameKind};
 use crate::held::{self, Held};
 use crate::inspect::{self, Inspected, LogEvent, Peer, Whole};
-use crate::message::{self, Parsed};
-use crate::rate::{Bucket, Policy};
 use crate::limits::Limits;
+use crate::message::{self, Parsed};
+use crate::protected::Protected;
+use crate::rate::{Bucket, Policy};
 use crate::stats::ChannelStats;
+use crate::term::{skip_term, ScanContext};
 
 /// How a channel is opened: what the handshake negotiated.
 #[derive(Clone, Copy, Debug)]
@@ -93,6 +94,9 @@ impl Budget {
 
 /// Work charged per packet, on top of the bytes it makes us scan.
 const PACKET_COST: u64 = 16;
+/// Work charged per frame re-emitted from a held message: a message of
+/// 2^20 empty fragments is re-emitted over many calls, not in one.
+const EMIT_COST: u64 = 16;
 /// Offset of the payload in an 'F' frame.
 const CONTINUATION_PAYLOAD_AT: usize = 18;
 
@@ -125,6 +129,19 @@ fn one_frame<'m>(bytes: &'m [u8], p: &Parsed, table: &'m [header::TableEntry]) -
     Whole { bytes, prefix: 0..p.header.start, header: p.header.clone(), table, body: p.body, external: p.external() }
 }
 
+/// The control message of a fragmented message must end inside its first
+/// fragment: OTP's receiver decodes it from that fragment alone and refuses
+/// it otherwise. Reassembled, it would read fine: refuse it as the VM would.
+fn control_in_first_fragment(bytes: &[u8], p: &Parsed, refs: usize) -> Result<(), Error> {
+    let mut at = p.body;
+    let ctx = ScanContext::internal(u8::try_from(refs).unwrap_or(u8::MAX));
+    match skip_term(bytes, &mut at, &ctx) {
+        Err(e) if e.kind == ErrorKind::Truncated => Err(Error::new(ErrorKind::ControlStraddlesFragments, p.body)),
+        Err(e) => Err(e),
+        Ok(_) => Ok(()),
+    }
+}
+
 /// Whether a whole message's inline atoms fit the node's budget of new
 /// atoms (always, with the guard off). If not: an error under `close`,
 /// else the message is to be dropped, and is counted.
@@ -138,12 +155,12 @@ fn atoms_fit(
     let Some(atoms) = cx.atoms else {
         return Ok(true);
     };
-    match guard.check_inline(m, atoms, limits.max_new_atoms) {
+    match guard.check_inline(m, atoms, limits.atom_budget()) {
         Ok(n) => {
             stats.new_atom_count.add(n);
             Ok(true)
         }
-        Err(e) if e.kind == ErrorKind::LimitNewAtoms => {
+        Err(e) if matches!(e.kind, ErrorKind::LimitNewAtoms | ErrorKind::LimitNewAtomsTotal) => {
             if limits.atom_policy == Policy::Close {
                 // Counted with the other limits that close.
                 return Err(e);
@@ -175,6 +192,18 @@ pub struct Channel {
     now_ms: u64,
     /// New atoms counted against the node's budget.
     atom_guard: AtomGuard,
+    /// A finished held message whose fragments are still being emitted.
+    draining: Option<Draining>,
+}
+
+/// A finished message re-emitted as its fragments, some per call.
+#[derive(Debug)]
+struct Draining {
+    held: Held,
+    /// The next fragment to emit.
+    next: usize,
+    /// The atom-cache rollback to emit after the last fragment.
+    rollback: Option<Vec<u8>>,
 }
 
 /// What one `recv` call works with besides the bytes.
@@ -201,6 +230,7 @@ impl Channel {
             messages_bucket: Bucket::new(),
             now_ms: 0,
             atom_guard: AtomGuard::default(),
+            draining: None,
         }
     }
 
@@ -241,8 +271,15 @@ impl Channel {
 
     /// Count new atoms into `tally`, shared by every channel of the node
     /// (by default each channel counts alone).
-    pub fn with_atom_tally(mut self, tally: NewAtomTally) -> Self {
-        self.atom_guard = AtomGuard::new(tally);
+    pub fn with_atom_tally(self, tally: NewAtomTally) -> Self {
+        self.with_atom_tallies(tally, NewAtomTally::default())
+    }
+
+    /// Count new atoms into `tally` (the node's, for `max_new_atoms`) and
+    /// `all` (shared by every channel of every node, for
+    /// `max_new_atoms_total`).
+    pub fn with_atom_tallies(mut self, tally: NewAtomTally, all: NewAtomTally) -> Self {
+        self.atom_guard = AtomGuard::new(tally, all);
         self
     }
 
@@ -250,7 +287,10 @@ impl Channel {
     /// pushed to `out` in order, with the messages to log. Returns how many
     /// bytes of `data` were consumed: less than `data.len()` only when
     /// `budget` ran out, in which case call again with the rest. Partial
-    /// packets are kept inside.
+    /// packets are kept inside. Frames owed from an earlier call (see
+    /// [`Channel::has_pending`]) come out first, and a call may end with
+    /// frames still owed: call [`Channel::flush`] (or `recv` again) until
+    /// none is.
     ///
     /// With packet size 0 each call carries exactly one whole frame (an
     /// empty one is a tick).
@@ -260,7 +300,7 @@ impl Channel {
 
     /// [`Channel::recv`] with the atom-table guard: `atoms` tells which
     /// atoms exist on the node (the guard is on when it is given and
-    /// `Limits::max_new_atoms` is not 0). Deliver the frames of one call
+    /// `Limits::max_new_atoms` or `max_new_atoms_total` is not 0). Deliver the frames of one call
     /// before the next: atoms counted in one call are taken to exist then.
     pub fn recv_checking_atoms(
         &mut self,
@@ -270,7 +310,11 @@ impl Channel {
         out: &mut Actions,
         atoms: Option<&dyn AtomExistence>,
     ) -> Result<usize, Error> {
-        let atoms = atoms.filter(|_| self.opts.limits.max_new_atoms > 0);
+        // Frames still owed come first; the input waits until they are out.
+        if !self.flush(budget, out) {
+            return Ok(0);
+        }
+        let atoms = atoms.filter(|_| self.opts.limits.atom_budget().is_on());
         if atoms.is_some() {
             self.atom_guard.start_batch();
         }
@@ -290,6 +334,8 @@ impl Channel {
                 self.stats.fastpath.inc();
                 self.on_frame(Frame::Input(data, 0..data.len()), cx, out).and_then(|()| self.check_held(0))
             };
+            // What is left of a re-emitted message waits for `flush`.
+            self.flush(budget, out);
             if let Err(e) = &result {
                 self.count_limit(e);
             }
@@ -324,7 +370,8 @@ impl Channel {
             if let Err(e) = step.and_then(|()| self.check_held(framer.buffered())) {
                 break Err(e);
             }
-            if budget.exhausted() {
+            // A flush left unfinished means the budget is spent.
+            if !self.flush(budget, out) || budget.exhausted() {
                 break Ok(pos);
             }
         };
@@ -334,6 +381,35 @@ impl Channel {
             Err(e) => self.count_limit(e),
         }
         result
+    }
+
+    /// Whether frames of a finished message are still owed: call
+    /// [`Channel::flush`] (or `recv`, which flushes first) until not.
+    pub fn has_pending(&self) -> bool {
+        self.draining.is_some()
+    }
+
+    /// Emit frames still owed by a re-emitted message, within `budget`.
+    /// True when none is left.
+    pub fn flush(&mut self, budget: &mut Budget, out: &mut Actions) -> bool {
+        let Some(d) = self.draining.as_mut() else { return true };
+        // At least one frame per call, so even a spent budget makes progress.
+        while d.next < d.held.fragment_count() {
+            if let Some(f) = d.held.fragment(d.next) {
+                self.stats.emit_count.inc();
+                out.emits.push(Emit::Owned(f));
+            }
+            d.next += 1;
+            budget.spend(EMIT_COST);
+            if budget.exhausted() && d.next < d.held.fragment_count() {
+                return false;
+            }
+        }
+        if let Some(rollback) = self.draining.take().and_then(|d| d.rollback) {
+            self.stats.rollback_atom_cache_count.inc();
+            self.push_emit(out, Emit::Owned(rollback));
+        }
+        true
     }
 
     /// Count a limit that closes the connection (rates count themselves).
@@ -373,17 +449,10 @@ impl Channel {
             &mut self.table,
         )?;
         if let Some(atoms) = cx.atoms {
-            if matches!(
-                parsed.kind,
-                FrameKind::Normal | FrameKind::FragmentHeader { .. }
-            ) {
+            if matches!(parsed.kind, FrameKind::Normal | FrameKind::FragmentHeader { .. }) {
                 // A cache write cannot be skipped (later messages refer to
                 // the slot), so too many new atoms here close.
-                let n = self.atom_guard.check_header(
-                    &self.table,
-                    atoms,
-                    self.opts.limits.max_new_atoms,
-                )?;
+                let n = self.atom_guard.check_header(&self.table, atoms, self.opts.limits.atom_budget())?;
                 self.stats.new_atom_count.add(n);
             }
         }
@@ -432,7 +501,8 @@ impl Channel {
             return Ok(());
         }
         let cfg = cx.cfg;
-        let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
+        let ins =
+            inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
         let (rewrite, log) = self.account(ins);
         out.logs.extend(log);
         match rewrite {
@@ -445,6 +515,7 @@ impl Channel {
 
     /// The first of several fragments: pass it on, or hold the message
     /// when it must be inspected or compacted whole.
+    #[allow(clippy::too_many_arguments)]
     fn on_fragment_header(
         &mut self,
         frame: Frame<'_>,
@@ -456,6 +527,7 @@ impl Channel {
         out: &mut Actions,
     ) -> Result<(), Error> {
         let bytes = frame.bytes();
+        control_in_first_fragment(bytes, &p, self.table.len())?;
         if !admitted {
             // Dropped for flooding: commit its atoms, swallow the rest.
             self.over_rate()?;
@@ -544,7 +616,14 @@ impl Channel {
         };
         let cfg = cx.cfg;
         let (rewrite, log) = if atoms_fit(&mut self.atom_guard, &self.stats, &self.opts.limits, &whole, cx)? {
-            let ins = inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
+            let ins = inspect::inspect(
+                &whole,
+                cfg,
+                cfg.deep_packet_inspection,
+                &self.peer,
+                &mut self.sort,
+                &self.opts.limits,
+            )?;
             self.account(ins)
         } else {
             (Some(inspect::drop_frame(&whole)), None)
@@ -558,9 +637,10 @@ impl Channel {
                 self.push_emit(out, Emit::Owned(held.buf));
             }
             None => {
-                for fragment in held.into_fragments() {
-                    self.push_emit(out, Emit::Owned(fragment));
-                }
+                // As its fragments, emitted by `flush` within the budget.
+                held.set_fragment_id(held.fragments);
+                self.draining = Some(Draining { held, next: 0, rollback });
+                return Ok(());
             }
         }
         if let Some(rollback) = rollback {
@@ -628,9 +708,11 @@ impl Channel {
         &self.stats
     }
 
-    /// Bytes held: the partial packet plus held fragments.
+    /// Bytes held: the partial packet plus held fragments (with their
+    /// overhead), and a message still being re-emitted.
     pub fn buffered_bytes(&self) -> u64 {
-        (self.framer.as_ref().map_or(0, |f| f.buffered()) + self.sequences.held_bytes()) as u64
+        let draining = self.draining.as_ref().map_or(0, |d| d.held.cost());
+        (self.framer.as_ref().map_or(0, |f| f.buffered()) + self.sequences.held_bytes() + draining) as u64
     }
 
     /// `(received, declared)` bytes of the packet being assembled.

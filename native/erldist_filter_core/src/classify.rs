@@ -53,10 +53,8 @@ pub fn classify(
     protected: &Protected,
 ) -> Result<Decision, Error> {
     // "Drop or redirect", as the configuration resolves it.
-    let log_dor = Decision {
-        verdict: if cfg.redirect_dist_operations { Verdict::Redirect } else { Verdict::Drop },
-        log: true,
-    };
+    let log_dor =
+        Decision { verdict: if cfg.redirect_dist_operations { Verdict::Redirect } else { Verdict::Drop }, log: true };
     let send = |rules: &dyn Fn() -> Result<bool, Error>| -> Result<Decision, Error> {
         if cfg.untrusted || rules()? {
             Ok(log_dor)
@@ -78,8 +76,8 @@ pub fn classify(
         Link | Exit | ExitTt | PayloadExit | PayloadExitTt => LOG_DROP,
         GroupLeader | Exit2 | Exit2Tt | PayloadExit2 | PayloadExit2Tt => log_dor,
         SpawnRequest | SpawnRequestTt => LOG_SPAWN,
-        Unlink | UnlinkId | UnlinkIdAck | MonitorP | DemonitorP | MonitorPExit | PayloadMonitorPExit
-        | SpawnReply | SpawnReplyTt => quiet,
+        Unlink | UnlinkId | UnlinkIdAck | MonitorP | DemonitorP | MonitorPExit | PayloadMonitorPExit | SpawnReply
+        | SpawnReplyTt => quiet,
         Send | SendTt | SendSender | SendSenderTt => match &ctrl.op {
             Op::Send { to } | Op::SendSender { to, .. } => to_pid(to)?,
             _ => log_dor,
@@ -100,7 +98,12 @@ pub fn classify(
 }
 
 /// The name rules for a send to a registered name (SPEC §5.2).
-fn suspicious_name_send(name: AtomRef<'_>, payload: Option<usize>, v: &Viewer<'_>, cfg: &Config) -> Result<bool, Error> {
+fn suspicious_name_send(
+    name: AtomRef<'_>,
+    payload: Option<usize>,
+    v: &Viewer<'_>,
+    cfg: &Config,
+) -> Result<bool, Error> {
     let Some(p) = payload else { return Ok(true) };
     if name.eq_str("net_kernel") {
         return Ok(!is_auth_call(v, p)?);

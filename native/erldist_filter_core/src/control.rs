@@ -124,20 +124,68 @@ pub mod altact {
 #[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub enum Op<'a> {
-    Link { from: PidView<'a>, to: PidView<'a> },
-    Send { to: PidView<'a> },
-    Exit { from: PidView<'a>, to: PidView<'a>, reason: usize },
-    Unlink { from: PidView<'a>, to: PidView<'a> },
-    RegSend { from: PidView<'a>, to_name: AtomRef<'a> },
-    GroupLeader { from: PidView<'a>, to: PidView<'a> },
-    Exit2 { from: PidView<'a>, to: PidView<'a>, reason: usize },
-    MonitorP { from: PidView<'a>, to: Proc<'a>, reference: RefView<'a> },
-    DemonitorP { from: PidView<'a>, to: Proc<'a>, reference: RefView<'a> },
-    MonitorPExit { from: Proc<'a>, to: PidView<'a>, reference: RefView<'a>, reason: usize },
-    SendSender { from: PidView<'a>, to: PidView<'a> },
-    PayloadExit { from: PidView<'a>, to: PidView<'a> },
-    PayloadExit2 { from: PidView<'a>, to: PidView<'a> },
-    PayloadMonitorPExit { from: Proc<'a>, to: PidView<'a>, reference: RefView<'a> },
+    Link {
+        from: PidView<'a>,
+        to: PidView<'a>,
+    },
+    Send {
+        to: PidView<'a>,
+    },
+    Exit {
+        from: PidView<'a>,
+        to: PidView<'a>,
+        reason: usize,
+    },
+    Unlink {
+        from: PidView<'a>,
+        to: PidView<'a>,
+    },
+    RegSend {
+        from: PidView<'a>,
+        to_name: AtomRef<'a>,
+    },
+    GroupLeader {
+        from: PidView<'a>,
+        to: PidView<'a>,
+    },
+    Exit2 {
+        from: PidView<'a>,
+        to: PidView<'a>,
+        reason: usize,
+    },
+    MonitorP {
+        from: PidView<'a>,
+        to: Proc<'a>,
+        reference: RefView<'a>,
+    },
+    DemonitorP {
+        from: PidView<'a>,
+        to: Proc<'a>,
+        reference: RefView<'a>,
+    },
+    MonitorPExit {
+        from: Proc<'a>,
+        to: PidView<'a>,
+        reference: RefView<'a>,
+        reason: usize,
+    },
+    SendSender {
+        from: PidView<'a>,
+        to: PidView<'a>,
+    },
+    PayloadExit {
+        from: PidView<'a>,
+        to: PidView<'a>,
+    },
+    PayloadExit2 {
+        from: PidView<'a>,
+        to: PidView<'a>,
+    },
+    PayloadMonitorPExit {
+        from: Proc<'a>,
+        to: PidView<'a>,
+        reference: RefView<'a>,
+    },
     SpawnRequest {
         req_id: RefView<'a>,
         from: PidView<'a>,
@@ -150,11 +198,31 @@ pub enum Op<'a> {
         /// Position of the option list.
         opts: usize,
     },
-    SpawnReply { req_id: RefView<'a>, to: PidView<'a>, flags: i64, result: usize },
-    AliasSend { from: PidView<'a>, alias: RefView<'a> },
-    UnlinkId { id: usize, from: PidView<'a>, to: PidView<'a> },
-    UnlinkIdAck { id: usize, from: PidView<'a>, to: PidView<'a> },
-    AltactSigSend { flags: i64, sender: PidView<'a>, to: AltactTarget<'a> },
+    SpawnReply {
+        req_id: RefView<'a>,
+        to: PidView<'a>,
+        flags: i64,
+        result: usize,
+    },
+    AliasSend {
+        from: PidView<'a>,
+        alias: RefView<'a>,
+    },
+    UnlinkId {
+        id: usize,
+        from: PidView<'a>,
+        to: PidView<'a>,
+    },
+    UnlinkIdAck {
+        id: usize,
+        from: PidView<'a>,
+        to: PidView<'a>,
+    },
+    AltactSigSend {
+        flags: i64,
+        sender: PidView<'a>,
+        to: AltactTarget<'a>,
+    },
 }
 
 /// A decoded control message.
@@ -230,15 +298,11 @@ pub fn decode<'a>(v: &Viewer<'a>, pos: usize) -> Result<Control<'a>, Error> {
         Exit2Tt => Op::Exit2 { from: pid(0)?, to: pid(1)?, reason: el(3) },
         MonitorP => Op::MonitorP { from: pid(0)?, to: proc_(1)?, reference: reference(2)? },
         DemonitorP => Op::DemonitorP { from: pid(0)?, to: proc_(1)?, reference: reference(2)? },
-        MonitorPExit => {
-            Op::MonitorPExit { from: proc_(0)?, to: pid(1)?, reference: reference(2)?, reason: el(3) }
-        }
+        MonitorPExit => Op::MonitorPExit { from: proc_(0)?, to: pid(1)?, reference: reference(2)?, reason: el(3) },
         SendSender | SendSenderTt => Op::SendSender { from: pid(0)?, to: pid(1)? },
         PayloadExit | PayloadExitTt => Op::PayloadExit { from: pid(0)?, to: pid(1)? },
         PayloadExit2 | PayloadExit2Tt => Op::PayloadExit2 { from: pid(0)?, to: pid(1)? },
-        PayloadMonitorPExit => {
-            Op::PayloadMonitorPExit { from: proc_(0)?, to: pid(1)?, reference: reference(2)? }
-        }
+        PayloadMonitorPExit => Op::PayloadMonitorPExit { from: proc_(0)?, to: pid(1)?, reference: reference(2)? },
         SpawnRequest | SpawnRequestTt => {
             let mfa_at = el(3);
             let [m, f, a] = v.tuple::<3>(mfa_at)?.ok_or_else(|| bad(3))?;

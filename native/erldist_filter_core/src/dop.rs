@@ -105,6 +105,8 @@ pub const ALL: [DopInfo; 30] = [
 const BY_CODE: [u8; MAX_DOP + 1] = {
     let mut table = [NONE; MAX_DOP + 1];
     let mut i = 0;
+    // Evaluated at compile time: a bad index fails the build, not a call.
+    #[allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
     while i < ALL.len() {
         table[ALL[i].dop as usize] = i as u8;
         i += 1;

@@ -32,6 +32,11 @@ pub enum ErrorKind {
     /// a fragmented message that has it.
     #[error("sequence id is zero")]
     SequenceIdZero,
+    /// A fragmented message whose control message does not end inside its
+    /// first fragment: OTP's receiver decodes the control from that
+    /// fragment alone and refuses it, so the filter must not reassemble it.
+    #[error("control message straddles a fragment boundary")]
+    ControlStraddlesFragments,
     /// A header fragment for a sequence that is already in flight.
     #[error("duplicate fragment sequence")]
     DuplicateSequence,
@@ -99,12 +104,17 @@ pub enum ErrorKind {
     /// (with the `close` policy).
     #[error("limit exceeded: rate")]
     LimitRate,
-    /// A message larger than `Limits::max_message_bytes`.
+    /// A message larger than `Limits::max_message_bytes` (each fragment
+    /// counting its bytes plus a fixed overhead).
     #[error("limit exceeded: max_message_bytes")]
     LimitMessageBytes,
     /// More new atoms from one node than `Limits::max_new_atoms`.
     #[error("limit exceeded: max_new_atoms")]
     LimitNewAtoms,
+    /// More new atoms from all nodes together than
+    /// `Limits::max_new_atoms_total`.
+    #[error("limit exceeded: max_new_atoms_total")]
+    LimitNewAtomsTotal,
 }
 
 impl ErrorKind {
@@ -120,6 +130,7 @@ impl ErrorKind {
             ErrorKind::PassThroughNotAllowed => "pass_through_not_allowed",
             ErrorKind::FragmentIdZero => "fragment_id_zero",
             ErrorKind::SequenceIdZero => "sequence_id_zero",
+            ErrorKind::ControlStraddlesFragments => "control_straddles_fragments",
             ErrorKind::DuplicateSequence => "duplicate_sequence",
             ErrorKind::UnknownSequence => "unknown_sequence",
             ErrorKind::FragmentOutOfOrder => "fragment_out_of_order",
@@ -144,6 +155,7 @@ impl ErrorKind {
             ErrorKind::LimitMessageBytes => "max_message_bytes",
             ErrorKind::LimitRate => "rate",
             ErrorKind::LimitNewAtoms => "max_new_atoms",
+            ErrorKind::LimitNewAtomsTotal => "max_new_atoms_total",
         }
     }
 
@@ -159,6 +171,7 @@ impl ErrorKind {
                 | ErrorKind::LimitMessageBytes
                 | ErrorKind::LimitRate
                 | ErrorKind::LimitNewAtoms
+                | ErrorKind::LimitNewAtomsTotal
         )
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::dop::Dop;
 use crate::error::{Error, ErrorKind};
-use crate::held::Held;
+use crate::held::{Held, FRAGMENT_OVERHEAD};
 use crate::limits::Limits;
 
 /// One message whose fragments are still arriving.
@@ -50,7 +50,15 @@ impl Sequences {
     /// Register a header fragment of `bytes` bytes announcing `fragments`
     /// fragments (> 1).
     #[allow(clippy::too_many_arguments)]
-    pub fn start(&mut self, id: u64, fragments: u64, bytes: u64, dop: Dop, held: Option<Held>, limits: &Limits) -> Result<(), Error> {
+    pub fn start(
+        &mut self,
+        id: u64,
+        fragments: u64,
+        bytes: u64,
+        dop: Dop,
+        held: Option<Held>,
+        limits: &Limits,
+    ) -> Result<(), Error> {
         if bytes > limits.max_message_bytes {
             return Err(Error::new(ErrorKind::LimitMessageBytes, 0));
         }
@@ -63,19 +71,20 @@ impl Sequences {
         if self.open.len() as u64 >= limits.max_sequences {
             return Err(Error::new(ErrorKind::LimitSequences, 2));
         }
-        self.held_bytes += held.as_ref().map_or(0, |h| h.len());
+        self.held_bytes += held.as_ref().map_or(0, |h| h.cost());
         self.open.insert(id, Sequence { next_id: fragments - 1, dop, held: held.map(Box::new), bytes, discard: false });
         Ok(())
     }
 
-    /// Account for continuation `fragment_id` (of `bytes` bytes) of
-    /// sequence `id`.
+    /// Account for continuation `fragment_id` (of `bytes` payload bytes)
+    /// of sequence `id`; it costs [`FRAGMENT_OVERHEAD`] more, so empty
+    /// continuations are not free.
     pub fn advance(&mut self, id: u64, fragment_id: u64, bytes: u64, limits: &Limits) -> Result<Step, Error> {
         let seq = self.open.get_mut(&id).ok_or(Error::new(ErrorKind::UnknownSequence, 2))?;
         if fragment_id != seq.next_id {
             return Err(Error::new(ErrorKind::FragmentOutOfOrder, 10));
         }
-        seq.bytes = seq.bytes.saturating_add(bytes);
+        seq.bytes = seq.bytes.saturating_add(bytes).saturating_add(FRAGMENT_OVERHEAD as u64);
         if seq.bytes > limits.max_message_bytes {
             return Err(Error::new(ErrorKind::LimitMessageBytes, 0));
         }
@@ -85,7 +94,7 @@ impl Sequences {
         }
         match self.open.remove(&id) {
             Some(seq) => {
-                self.held_bytes -= seq.held.as_ref().map_or(0, |h| h.len()).min(self.held_bytes);
+                self.held_bytes -= seq.held.as_ref().map_or(0, |h| h.cost()).min(self.held_bytes);
                 Ok(Step::Last(seq))
             }
             None => Err(Error::new(ErrorKind::UnknownSequence, 2)),
@@ -96,7 +105,7 @@ impl Sequences {
     pub fn hold_more(&mut self, id: u64, payload: &[u8]) {
         if let Some(held) = self.open.get_mut(&id).and_then(|s| s.held.as_mut()) {
             held.append(payload);
-            self.held_bytes += payload.len();
+            self.held_bytes += payload.len() + FRAGMENT_OVERHEAD;
         }
     }
 
@@ -110,7 +119,7 @@ impl Sequences {
         }
         match seq.held.take() {
             Some(h) => {
-                self.held_bytes -= h.len().min(self.held_bytes);
+                self.held_bytes -= h.cost().min(self.held_bytes);
                 seq.discard = true;
                 true
             }
@@ -121,12 +130,13 @@ impl Sequences {
     /// Start sequence `id` already dropped (its header was over a rate).
     pub fn mark_discarded(&mut self, id: u64) {
         if let Some(seq) = self.open.get_mut(&id) {
-            self.held_bytes -= seq.held.take().map_or(0, |h| h.len()).min(self.held_bytes);
+            self.held_bytes -= seq.held.take().map_or(0, |h| h.cost()).min(self.held_bytes);
             seq.discard = true;
         }
     }
 
-    /// Bytes held by the largest held sequence.
+    /// Bytes of the largest held sequence (what finishing it copies and
+    /// reads; its fragments are re-emitted within the work budget).
     pub fn largest_held(&self) -> usize {
         self.open.values().filter_map(|s| s.held.as_ref()).map(|h| h.len()).max().unwrap_or(0)
     }
@@ -173,9 +183,15 @@ mod tests {
         assert_eq!(dop_of(s.advance(1, 1, 10, &limits).unwrap()), (Dop::Send, true));
         assert_eq!(dop_of(s.advance(2, 1, 10, &limits).unwrap()), (Dop::RegSend, true));
         assert!(s.is_empty());
-        let small = Limits { max_message_bytes: 25, ..limits };
+        // each continuation costs its bytes plus the overhead
+        let small = Limits { max_message_bytes: 10 + 2 * FRAGMENT_OVERHEAD as u64 + 19, ..limits };
         s.start(4, 3, 10, Dop::Send, None, &small).unwrap();
         s.advance(4, 2, 10, &small).unwrap();
         assert_eq!(s.advance(4, 1, 10, &small).unwrap_err().kind, ErrorKind::LimitMessageBytes);
+        // empty continuations are not free
+        let tiny = Limits { max_message_bytes: 10 + 2 * FRAGMENT_OVERHEAD as u64 - 1, ..limits };
+        s.start(5, 3, 10, Dop::Send, None, &tiny).unwrap();
+        s.advance(5, 2, 0, &tiny).unwrap();
+        assert_eq!(s.advance(5, 1, 0, &tiny).unwrap_err().kind, ErrorKind::LimitMessageBytes);
     }
 }

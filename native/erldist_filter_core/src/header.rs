@@ -140,7 +140,7 @@ pub fn read_atom_table(
     let flag_bytes = cur.take(count / 2 + 1)?;
     let nibble = |i: usize| -> u8 {
         let byte = flag_bytes.get(i / 2).copied().unwrap_or(0);
-        if i % 2 == 0 {
+        if i & 1 == 0 {
             byte & 0x0f
         } else {
             byte >> 4
@@ -165,10 +165,7 @@ pub fn read_atom_table(
             }
             table.push(TableEntry { index, new: true, atom });
         } else {
-            let atom = cache
-                .get(index)
-                .cloned()
-                .ok_or_else(|| Error::new(ErrorKind::AtomCacheEmptySlot, flags_at))?;
+            let atom = cache.get(index).cloned().ok_or_else(|| Error::new(ErrorKind::AtomCacheEmptySlot, flags_at))?;
             stats.atom_cache_read_count.inc();
             table.push(TableEntry { index, new: false, atom });
         }
@@ -186,11 +183,13 @@ pub fn encode_atom_table(entries: &[TableEntry], dflags: u64, out: &mut Vec<u8>)
         if utf8 {
             a.as_bytes().to_vec()
         } else {
-            a.as_str().chars().map(|c| c as u32 as u8).collect()
+            // A Latin-1 peer's atoms came in as Latin-1: every char fits.
+            a.as_str().chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
         }
     };
-    let count = entries.len().min(MAX_ATOM_REFS);
-    out.push(count as u8);
+    let count8 = u8::try_from(entries.len().min(MAX_ATOM_REFS)).unwrap_or(u8::MAX);
+    let count = usize::from(count8);
+    out.push(count8);
     if count == 0 {
         return;
     }
@@ -198,24 +197,26 @@ pub fn encode_atom_table(entries: &[TableEntry], dflags: u64, out: &mut Vec<u8>)
     let mut nibbles = vec![0u8; count / 2 + 1];
     let mut set = |i: usize, v: u8| {
         if let Some(b) = nibbles.get_mut(i / 2) {
-            *b |= if i % 2 == 0 { v } else { v << 4 };
+            *b |= if i & 1 == 0 { v } else { v << 4 };
         }
     };
     for (i, e) in entries.iter().take(count).enumerate() {
-        set(i, (if e.new { 8 } else { 0 }) | ((e.index >> 8) as u8 & 7));
+        let [high, _] = e.index.to_be_bytes();
+        set(i, (if e.new { 8 } else { 0 }) | (high & 7));
     }
     if long {
         set(count, 1);
     }
     out.extend_from_slice(&nibbles);
     for e in entries.iter().take(count) {
-        out.push(e.index as u8);
+        let [_, low] = e.index.to_be_bytes();
+        out.push(low);
         if e.new {
             let t = text(&e.atom);
-            if long {
-                out.extend_from_slice(&(t.len() as u16).to_be_bytes());
-            } else {
-                out.push(t.len() as u8);
+            // An atom is at most 1020 bytes; `long` when any is over 255.
+            match (long, u8::try_from(t.len())) {
+                (false, Ok(n)) => out.push(n),
+                _ => out.extend_from_slice(&u16::try_from(t.len()).unwrap_or(u16::MAX).to_be_bytes()),
             }
             out.extend_from_slice(&t);
         }
@@ -311,6 +312,6 @@ mod tests {
         e.extend_from_slice(&7u64.to_be_bytes());
         e.extend_from_slice(&0u64.to_be_bytes());
         assert_eq!(k(&e, DFLAGS).unwrap_err().kind, ErrorKind::FragmentIdZero);
-        assert_eq!(k(&[b'p'], flags::DIST_MANDATORY & !flags::DIST_HDR_ATOM_CACHE), Ok(FrameKind::PassThrough));
+        assert_eq!(k(b"p", flags::DIST_MANDATORY & !flags::DIST_HDR_ATOM_CACHE), Ok(FrameKind::PassThrough));
     }
 }

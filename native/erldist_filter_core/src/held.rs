@@ -14,13 +14,20 @@
 use std::ops::Range;
 
 use crate::atom_cache::AtomCache;
-use crate::header::{self, TableEntry, AtomTable, TAG_FRAGMENT_CONT, VERSION_MAGIC};
+use crate::header::{self, AtomTable, TableEntry, TAG_FRAGMENT_CONT, VERSION_MAGIC};
 use crate::rewrite::{self, AtomStyle};
 
 /// Offset of the FragmentId field in an 'E'/'F' frame.
 const FRAGMENT_ID_AT: usize = 10;
 /// Bytes before the header in an 'E' frame (131, 'E', SequenceId, FragmentId).
 const FRAGMENT_PREFIX: usize = 18;
+
+/// What one fragment costs besides its payload bytes, counted against
+/// `max_buffered_bytes` and `max_message_bytes` so that a flood of empty
+/// continuations is not free: its offset in [`Held::cuts`] (8 bytes) while
+/// held, and when re-emitted its 18-byte 'F' header, the vector holding it
+/// (24) and the `{emit, Binary}` action the NIF builds (about 14 more).
+pub const FRAGMENT_OVERHEAD: usize = 64;
 
 /// The message so far, laid out as its compacted frame: the header
 /// fragment, then every continuation's payload bytes.
@@ -75,6 +82,12 @@ impl Held {
     /// Bytes held.
     pub fn len(&self) -> usize {
         self.buf.len()
+    }
+
+    /// What holding it costs, as the limits count it: its bytes plus
+    /// [`FRAGMENT_OVERHEAD`] per continuation.
+    pub fn cost(&self) -> usize {
+        self.buf.len().saturating_add(self.cuts.len().saturating_mul(FRAGMENT_OVERHEAD))
     }
 
     /// Whether nothing is held (never, once started).
@@ -151,28 +164,29 @@ impl Held {
         }
     }
 
-    /// The message as its original fragments (header possibly reconciled):
-    /// the header fragment, then `131 'F' Seq Id payload` for each
-    /// continuation, ids counting down.
-    pub fn into_fragments(mut self) -> Vec<Vec<u8>> {
-        self.set_fragment_id(self.fragments);
-        let seq = self.sequence_id();
-        let mut bounds = self.cuts.clone();
-        bounds.push(self.buf.len());
-        let mut out = Vec::with_capacity(bounds.len());
-        let first_end = bounds.first().copied().unwrap_or(self.buf.len());
-        out.push(self.buf.get(..first_end).unwrap_or(&[]).to_vec());
-        let mut id = self.fragments;
-        for w in bounds.windows(2) {
-            let (a, b) = (w.first().copied().unwrap_or(0), w.get(1).copied().unwrap_or(0));
-            id = id.saturating_sub(1);
-            let mut f = Vec::with_capacity(FRAGMENT_PREFIX + b - a);
-            f.extend_from_slice(&[VERSION_MAGIC, TAG_FRAGMENT_CONT]);
-            f.extend_from_slice(&seq.to_be_bytes());
-            f.extend_from_slice(&id.to_be_bytes());
-            f.extend_from_slice(self.buf.get(a..b).unwrap_or(&[]));
-            out.push(f);
+    /// How many frames [`Held::fragment`] gives: the header fragment and
+    /// one per continuation.
+    pub fn fragment_count(&self) -> usize {
+        self.cuts.len() + 1
+    }
+
+    /// Frame `k` of the message as its original fragments (header possibly
+    /// reconciled): 0 is the header fragment, then `131 'F' Seq Id payload`
+    /// for each continuation, ids counting down. Built one at a time so that
+    /// a message of many fragments is re-emitted over several calls.
+    /// Call [`Held::set_fragment_id`] with the total first.
+    pub fn fragment(&self, k: usize) -> Option<Vec<u8>> {
+        let end = |i: usize| self.cuts.get(i).copied().unwrap_or(self.buf.len());
+        if k == 0 {
+            return Some(self.buf.get(..end(0))?.to_vec());
         }
-        out
+        let (a, b) = (*self.cuts.get(k - 1)?, end(k));
+        let id = self.fragments.saturating_sub(k as u64);
+        let mut f = Vec::with_capacity(FRAGMENT_PREFIX + b.saturating_sub(a));
+        f.extend_from_slice(&[VERSION_MAGIC, TAG_FRAGMENT_CONT]);
+        f.extend_from_slice(&self.sequence_id().to_be_bytes());
+        f.extend_from_slice(&id.to_be_bytes());
+        f.extend_from_slice(self.buf.get(a..b).unwrap_or(&[]));
+        Some(f)
     }
 }

@@ -67,7 +67,8 @@ impl Whole<'_> {
         if self.external {
             ScanContext::external()
         } else {
-            ScanContext::internal(self.table.len() as u8)
+            // A header holds at most 255 references.
+            ScanContext::internal(u8::try_from(self.table.len()).unwrap_or(u8::MAX))
         }
     }
 

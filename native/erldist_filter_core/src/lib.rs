@@ -14,12 +14,17 @@
 //!   read through [`cursor::Cursor`].
 //!
 //! Call order on a [`Channel`]: `new`, then `recv` any number of times (each
-//! call returns the emitted frames for the packets it completed), reading
+//! call returns the emitted frames for the packets it completed; while
+//! `has_pending` says frames are still owed, `flush` emits them), reading
 //! `stats()` and the inspection getters at any time. After `recv` returns an
 //! error the channel is poisoned: drop it (the connection must close).
 
 #![deny(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Every module reads or writes wire bytes: no slice indexing that could
+// panic on input, no silent truncation of a length (a peer picks its own
+// node name; `len as u8` once wrote a malformed atom). Unit tests may index.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::cast_possible_truncation))]
 
 pub mod atom;
 pub mod atom_cache;

@@ -38,8 +38,13 @@ pub struct Limits {
     /// node create, over all its connections (0 = unlimited: the guard is
     /// off and costs nothing).
     pub max_new_atoms: u64,
+    /// New atoms all peer nodes together may make the node create, over
+    /// all their connections (0 = no node-wide bound). Shared by every
+    /// channel, so no set of peers can exceed it, however many.
+    pub max_new_atoms_total: u64,
     /// What happens to a message whose inline atoms would go over
-    /// `max_new_atoms` (a header's atom-cache writes always close).
+    /// `max_new_atoms` or `max_new_atoms_total` (a header's atom-cache
+    /// writes always close).
     pub atom_policy: Policy,
 }
 
@@ -57,6 +62,7 @@ impl Default for Limits {
             max_messages_per_sec: 0,
             rate_policy: Policy::Close,
             max_new_atoms: 0,
+            max_new_atoms_total: 0,
             atom_policy: Policy::Close,
         }
     }
@@ -64,7 +70,7 @@ impl Default for Limits {
 
 impl Limits {
     /// Every limit by name, for `limits_get/0`.
-    pub fn entries(&self) -> [(&'static str, u64); 10] {
+    pub fn entries(&self) -> [(&'static str, u64); 11] {
         [
             ("max_packet_len", self.max_packet_len),
             ("max_fragments", self.max_fragments),
@@ -76,6 +82,7 @@ impl Limits {
             ("max_bytes_per_sec", self.max_bytes_per_sec),
             ("max_messages_per_sec", self.max_messages_per_sec),
             ("max_new_atoms", self.max_new_atoms),
+            ("max_new_atoms_total", self.max_new_atoms_total),
         ]
     }
 
@@ -92,6 +99,7 @@ impl Limits {
             "max_bytes_per_sec" => &mut self.max_bytes_per_sec,
             "max_messages_per_sec" => &mut self.max_messages_per_sec,
             "max_new_atoms" => &mut self.max_new_atoms,
+            "max_new_atoms_total" => &mut self.max_new_atoms_total,
             _ => return false,
         };
         *slot = value;
@@ -102,10 +110,7 @@ impl Limits {
 impl Limits {
     /// The policies by name, for `limits_get/0`.
     pub fn policies(&self) -> [(&'static str, Policy); 2] {
-        [
-            ("rate_policy", self.rate_policy),
-            ("atom_policy", self.atom_policy),
-        ]
+        [("rate_policy", self.rate_policy), ("atom_policy", self.atom_policy)]
     }
 
     /// Set the policy called `name`; false if there is no such policy.
@@ -116,5 +121,12 @@ impl Limits {
             _ => return false,
         }
         true
+    }
+}
+
+impl Limits {
+    /// The two budgets of the atom-table guard.
+    pub fn atom_budget(&self) -> crate::atom_guard::AtomBudget {
+        crate::atom_guard::AtomBudget { per_node: self.max_new_atoms, total: self.max_new_atoms_total }
     }
 }

@@ -64,9 +64,7 @@ impl Protected {
         if !same_atom(&pid.node, &self.node) {
             return None;
         }
-        self.pids
-            .get(&key(pid.id, pid.serial))
-            .map(|name| name.as_ref().map_or(Guard::Unnamed, Guard::Named))
+        self.pids.get(&key(pid.id, pid.serial)).map(|name| name.as_ref().map_or(Guard::Unnamed, Guard::Named))
     }
 }
 

@@ -33,14 +33,15 @@ pub enum AtomStyle {
 }
 
 fn atom_text(out: &mut Vec<u8>, text: &[u8], style: AtomStyle) {
-    match style {
-        AtomStyle::Utf8 => {
+    // The peer picks its own node name: text over 255 bytes (up to 1020,
+    // 255 characters of 4 bytes) needs the 2-byte length whatever the style.
+    match (style, u8::try_from(text.len())) {
+        (AtomStyle::SmallUtf8, Ok(len)) => out.extend_from_slice(&[SMALL_ATOM_UTF8_EXT, len]),
+        _ => {
             out.push(ATOM_UTF8_EXT);
-            out.extend_from_slice(&(text.len() as u16).to_be_bytes());
-        }
-        AtomStyle::SmallUtf8 => {
-            out.push(SMALL_ATOM_UTF8_EXT);
-            out.push(text.len() as u8);
+            // An atom is at most 1020 bytes (`Atom` checks 255 characters).
+            let len = u16::try_from(text.len()).unwrap_or(u16::MAX);
+            out.extend_from_slice(&len.to_be_bytes());
         }
     }
     out.extend_from_slice(text);
@@ -49,8 +50,9 @@ fn atom_text(out: &mut Vec<u8>, text: &[u8], style: AtomStyle) {
 /// Write `atom` as a cache reference when the message's own table has it
 /// (saves bytes and keeps the header untouched), else inline.
 pub fn atom_or_ref(out: &mut Vec<u8>, atom: &Atom, table: &[TableEntry]) {
-    match table.iter().position(|r| r.atom == *atom) {
-        Some(i) => out.extend_from_slice(&[ATOM_CACHE_REF, i as u8]),
+    // A header holds at most 255 references, so the index fits a byte.
+    match table.iter().position(|r| r.atom == *atom).and_then(|i| u8::try_from(i).ok()) {
+        Some(i) => out.extend_from_slice(&[ATOM_CACHE_REF, i]),
         None => atom_text(out, atom.as_bytes(), AtomStyle::SmallUtf8),
     }
 }
@@ -80,11 +82,11 @@ pub fn noop_message(out: &mut Vec<u8>, style: AtomStyle, external: bool) {
 
 /// An integer in the smallest encoding OTP would use for it.
 pub fn integer(out: &mut Vec<u8>, n: u64) {
-    if n < 256 {
-        out.extend_from_slice(&[SMALL_INTEGER_EXT, n as u8]);
-    } else if n <= i32::MAX as u64 {
+    if let Ok(small) = u8::try_from(n) {
+        out.extend_from_slice(&[SMALL_INTEGER_EXT, small]);
+    } else if let Ok(int) = i32::try_from(n) {
         out.push(INTEGER_EXT);
-        out.extend_from_slice(&(n as i32).to_be_bytes());
+        out.extend_from_slice(&int.to_be_bytes());
     } else {
         out.extend_from_slice(&[SMALL_BIG_EXT, 8, 0]);
         out.extend_from_slice(&n.to_le_bytes());
@@ -168,6 +170,51 @@ mod tests {
         assert_eq!(small.len(), 33);
         assert_eq!(&small[..4], &[104, 4, 97, 6]);
         assert_eq!(*small.last().unwrap(), NIL_EXT);
+    }
+
+    /// A peer names itself: 200 characters of 3-byte UTF-8 (600 bytes)
+    /// need ATOM_UTF8_EXT, in the redirect and the spawn rewrite alike.
+    #[test]
+    fn a_node_name_over_255_bytes_is_written_with_a_two_byte_length() {
+        use crate::term::{decode, NoAtoms, ScanContext, Term};
+        let name = Atom::from_utf8(format!("{}@h", "€".repeat(200)).as_bytes()).unwrap();
+        assert_eq!(name.as_bytes().len(), 602);
+        let read = |bytes: &[u8]| {
+            let mut pos = 0;
+            let t = decode(bytes, &mut pos, &ScanContext::external(), &NoAtoms).unwrap();
+            assert_eq!(pos, bytes.len(), "the term ends where the bytes do");
+            t
+        };
+        let mut a = vec![];
+        atom_or_ref(&mut a, &name, &[]);
+        assert_eq!(&a[..3], &[ATOM_UTF8_EXT, 2, 90]);
+        assert_eq!(read(&a), Term::Atom(name.clone()));
+        let short = Atom::from_utf8(b"n@h").unwrap();
+        let mut b = vec![];
+        atom_or_ref(&mut b, &short, &[]);
+        assert_eq!(b, [SMALL_ATOM_UTF8_EXT, 3, b'n', b'@', b'h']);
+
+        let router = Atom::from_utf8(b"erldist_filter_router_1").unwrap();
+        let r = Redirect {
+            router: &router,
+            sysname: &name,
+            sort: 1,
+            control: &[NIL_EXT],
+            token: None,
+            payload: Some(&[NIL_EXT]),
+        };
+        let mut out = vec![];
+        redirect_message(&mut out, &r, &[], false);
+        let mut pos = 0;
+        decode(&out, &mut pos, &ScanContext::external(), &NoAtoms).unwrap();
+        let payload = read(&out[pos..]);
+        let Term::Tuple(items) = payload else { panic!("{payload:?}") };
+        assert_eq!(items[0], Term::Atom(name.clone()));
+
+        let mut args = vec![];
+        edf_req_args(&mut args, &name, &[NIL_EXT], &[NIL_EXT], &[]);
+        let Term::List(items, _) = read(&args) else { panic!() };
+        assert_eq!(items[0], Term::Atom(name));
     }
 
     #[test]

@@ -149,8 +149,6 @@ impl ChannelStats {
 impl StatsSnapshot {
     /// `(name, [seen, emit, drop, redirect, log])` for every defined operation.
     pub fn dop_rows(&self) -> impl Iterator<Item = (&'static str, [u64; 5])> + '_ {
-        crate::dop::ALL
-            .iter()
-            .map(move |i| (i.name, self.dops.get(i.dop.code() as usize).copied().unwrap_or_default()))
+        crate::dop::ALL.iter().map(move |i| (i.name, self.dops.get(i.dop.code() as usize).copied().unwrap_or_default()))
     }
 }

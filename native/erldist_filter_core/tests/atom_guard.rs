@@ -34,10 +34,7 @@ struct Vm {
 impl AtomExistence for Vm {
     fn exists(&self, text: &[u8], utf8: bool) -> bool {
         self.asked.set(self.asked.get() + 1);
-        assert!(
-            utf8 || text.is_ascii(),
-            "tests use ASCII Latin-1 atoms only"
-        );
+        assert!(utf8 || text.is_ascii(), "tests use ASCII Latin-1 atoms only");
         self.atoms.borrow().contains(text)
     }
 }
@@ -45,9 +42,7 @@ impl AtomExistence for Vm {
 impl Vm {
     fn with(atoms: &[&[u8]]) -> Vm {
         let vm = Vm::default();
-        vm.atoms
-            .borrow_mut()
-            .extend(atoms.iter().map(|a| a.to_vec()));
+        vm.atoms.borrow_mut().extend(atoms.iter().map(|a| a.to_vec()));
         vm
     }
 
@@ -66,30 +61,16 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 fn limits(budget: u64, policy: Policy) -> Limits {
-    Limits {
-        max_new_atoms: budget,
-        atom_policy: policy,
-        ..Limits::default()
-    }
+    Limits { max_new_atoms: budget, atom_policy: policy, ..Limits::default() }
 }
 
 fn channel(l: Limits) -> Channel {
-    Channel::new(ChannelOptions {
-        packet_size: PacketSize::Zero,
-        dflags: DFLAGS,
-        limits: l,
-    })
+    Channel::new(ChannelOptions { packet_size: PacketSize::Zero, dflags: DFLAGS, limits: l })
 }
 
 /// Feed whole frames, one call each, delivering what is emitted to `vm`.
 /// Returns the emitted frames, or the first error.
-fn feed(
-    ch: &mut Channel,
-    vm: &Vm,
-    frames: &[Vec<u8>],
-    cfg: &Config,
-    names: &[Vec<u8>],
-) -> Result<Vec<Vec<u8>>, Error> {
+fn feed(ch: &mut Channel, vm: &Vm, frames: &[Vec<u8>], cfg: &Config, names: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Error> {
     let mut out = vec![];
     for f in frames {
         let mut actions = Actions::default();
@@ -137,9 +118,7 @@ fn atom_list(names: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn names(prefix: &str, n: usize) -> Vec<Vec<u8>> {
-    (0..n)
-        .map(|i| format!("{prefix}_{i}").into_bytes())
-        .collect()
+    (0..n).map(|i| format!("{prefix}_{i}").into_bytes()).collect()
 }
 
 const KNOWN: [&[u8]; 2] = [b"a@127.0.0.1", b""];
@@ -150,31 +129,17 @@ fn inline_atoms_count_once_and_a_message_over_budget_is_dropped_whole() {
     let mut ch = channel(limits(5, Policy::Drop));
     let all = names("fresh", 6);
     // 3 new atoms, one of them three times: counts 3.
-    let first = atom_list(&[
-        all[0].clone(),
-        all[1].clone(),
-        all[0].clone(),
-        all[2].clone(),
-        all[0].clone(),
-    ]);
+    let first = atom_list(&[all[0].clone(), all[1].clone(), all[0].clone(), all[2].clone(), all[0].clone()]);
     // 3 more would make 6 > 5: dropped, nothing of it reaches the VM.
     let second = atom_list(&all[3..6]);
-    let frames = vec![
-        frame_normal(&send_refs(), &send_control(), &first),
-        frame_normal(&send_refs(), &send_control(), &second),
-    ];
+    let frames =
+        vec![frame_normal(&send_refs(), &send_control(), &first), frame_normal(&send_refs(), &send_control(), &second)];
     let out = feed(&mut ch, &vm, &frames, &Config::default(), &all).unwrap();
     assert_eq!(out.len(), 2);
     assert_eq!(out[0], frames[0]);
-    assert!(
-        all[3..].iter().all(|n| !contains(&out[1], n)),
-        "the dropped message's atoms were emitted"
-    );
+    assert!(all[3..].iter().all(|n| !contains(&out[1], n)), "the dropped message's atoms were emitted");
     let s = ch.stats().snapshot();
-    assert_eq!(
-        (s.new_atom_count, s.atom_drop_count, s.limit_hits),
-        (3, 1, 1)
-    );
+    assert_eq!((s.new_atom_count, s.atom_drop_count, s.limit_hits), (3, 1, 1));
     assert_eq!(vm.atoms.borrow().len(), KNOWN.len() + 3);
     // Atoms that now exist cost nothing: the first message again passes.
     let again = feed(&mut ch, &vm, &frames[..1], &Config::default(), &all).unwrap();
@@ -186,11 +151,7 @@ fn inline_atoms_count_once_and_a_message_over_budget_is_dropped_whole() {
 fn under_close_a_message_over_budget_closes_the_connection() {
     let vm = Vm::with(&KNOWN);
     let mut ch = channel(limits(2, Policy::Close));
-    let frames = vec![frame_normal(
-        &send_refs(),
-        &send_control(),
-        &atom_list(&names("x", 3)),
-    )];
+    let frames = vec![frame_normal(&send_refs(), &send_control(), &atom_list(&names("x", 3)))];
     let e = feed(&mut ch, &vm, &frames, &Config::default(), &names("x", 3)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::LimitNewAtoms);
     assert_eq!(ch.stats().snapshot().limit_hits, 1);
@@ -207,11 +168,7 @@ fn atom_cache_writes_count_and_over_budget_close_whatever_the_policy() {
         .enumerate()
         .map(|(i, n)| {
             // {SEND, '', Pid} with a new atom written into slot 10+i and unused.
-            let refs = [
-                Ref::New(0, b"a@127.0.0.1"),
-                Ref::New(1, b""),
-                Ref::New(10 + i as u16, n),
-            ];
+            let refs = [Ref::New(0, b"a@127.0.0.1"), Ref::New(1, b""), Ref::New(10 + i as u16, n)];
             frame_normal(&refs, &send_control(), &[97, 1])
         })
         .collect();
@@ -243,12 +200,7 @@ fn atoms_inside_pids_and_funs_count_too() {
     let fun = [&[112][..], &size.to_be_bytes(), &fun_body].concat();
     let payload = [&[104, 3][..], &pid, &export, &fun].concat();
     let frames = vec![frame_normal(&send_refs(), &send_control(), &payload)];
-    let all = vec![
-        b"evil@nowhere".to_vec(),
-        b"evil_mod".to_vec(),
-        b"evil_fun".to_vec(),
-        b"evil_closure_mod".to_vec(),
-    ];
+    let all = vec![b"evil@nowhere".to_vec(), b"evil_mod".to_vec(), b"evil_fun".to_vec(), b"evil_closure_mod".to_vec()];
     let out = feed(&mut ch, &vm, &frames, &Config::default(), &all).unwrap();
     assert!(all.iter().all(|n| !contains(&out[0], n)));
     assert_eq!(ch.stats().snapshot().atom_drop_count, 1);
@@ -270,14 +222,7 @@ fn the_tally_is_shared_by_the_channels_of_one_node() {
     drop(first);
     // A reconnect starts from what the node already spent.
     let mut second = channel(limits(3, Policy::Drop)).with_atom_tally(Arc::clone(&tally));
-    feed(
-        &mut second,
-        &vm,
-        &frame(&all[2..4]),
-        &Config::default(),
-        &all,
-    )
-    .unwrap();
+    feed(&mut second, &vm, &frame(&all[2..4]), &Config::default(), &all).unwrap();
     assert_eq!(tally.load(Ordering::Relaxed), 2);
     assert_eq!(second.stats().snapshot().atom_drop_count, 1);
 }
@@ -289,10 +234,7 @@ fn a_fragmented_message_is_held_until_its_atoms_are_checked() {
     let all = names("frag", 3);
     let payload = atom_list(&all);
     let (head, tail) = payload.split_at(payload.len() / 2);
-    let frames = vec![
-        frame_frag_header(7, 2, &send_refs(), &send_control(), head),
-        frame_frag_cont(7, 1, tail),
-    ];
+    let frames = vec![frame_frag_header(7, 2, &send_refs(), &send_control(), head), frame_frag_cont(7, 1, tail)];
     // Without inspection, fragments would otherwise stream straight through.
     let out = feed(&mut ch, &vm, &frames, &Config::default(), &all).unwrap();
     assert!(out.iter().all(|f| all.iter().all(|n| !contains(f, n))));
@@ -314,10 +256,7 @@ fn pass_through_frames_are_checked() {
     let payload = [&[131][..], &atom_list(&names("pt", 2))].concat();
     let frame = [&[b'p'][..], &control, &payload].concat();
     let out = feed(&mut ch, &vm, &[frame], &Config::default(), &names("pt", 2)).unwrap();
-    assert!(
-        out.is_empty(),
-        "a dropped pass-through message emits nothing"
-    );
+    assert!(out.is_empty(), "a dropped pass-through message emits nothing");
     assert_eq!(ch.stats().snapshot().atom_drop_count, 1);
 }
 
@@ -325,12 +264,52 @@ fn pass_through_frames_are_checked() {
 fn with_no_budget_the_guard_is_off_and_asks_nothing() {
     let vm = Vm::with(&KNOWN);
     let mut ch = channel(limits(0, Policy::Drop));
-    let frames = vec![frame_normal(
-        &send_refs(),
-        &send_control(),
-        &atom_list(&names("free", 50)),
-    )];
+    let frames = vec![frame_normal(&send_refs(), &send_control(), &atom_list(&names("free", 50)))];
     let out = feed(&mut ch, &vm, &frames, &Config::default(), &[]).unwrap();
     assert_eq!(out, frames);
     assert_eq!(vm.asked.get(), 0);
+}
+
+/// Ten peers, each within its own budget of 50, together meet the
+/// node-wide budget of 120: what they make the node create never exceeds
+/// it, whether their atoms travel inline (dropped over it) or in the
+/// atom cache (the connection closes), and a new peer gets nothing more.
+#[test]
+fn many_peers_together_stay_within_the_node_wide_budget() {
+    let vm = Vm::with(&KNOWN);
+    let all_tally = Arc::new(AtomicU64::new(0));
+    let budget = Limits { max_new_atoms: 50, max_new_atoms_total: 120, atom_policy: Policy::Drop, ..Limits::default() };
+    let mut created = 0usize;
+    let mut stopped = 0;
+    for peer in 0..10 {
+        let node_tally = Arc::new(AtomicU64::new(0));
+        let mut ch = channel(budget).with_atom_tallies(Arc::clone(&node_tally), Arc::clone(&all_tally));
+        let texts = names(&format!("peer{peer}_"), 60);
+        // inline: ten messages of six new atoms each
+        let frames: Vec<Vec<u8>> =
+            texts.chunks(6).map(|n| frame_normal(&send_refs(), &send_control(), &atom_list(n))).collect();
+        feed(&mut ch, &vm, &frames, &Config::default(), &texts).unwrap();
+        assert!(node_tally.load(Ordering::Relaxed) <= 50, "peer {peer} over its own budget");
+        // in the atom cache: one new atom per header, until refused
+        let cached = names(&format!("cache{peer}_"), 20);
+        let mut ch = channel(budget).with_atom_tallies(Arc::clone(&node_tally), Arc::clone(&all_tally));
+        let mut frames = vec![];
+        for (i, t) in cached.iter().enumerate() {
+            let refs = [Ref::New(1, b"a@127.0.0.1"), Ref::New(2, b""), Ref::New(3 + i as u16, t)];
+            frames.push(frame_normal(&refs, &send_control(), &[97, 1]));
+        }
+        match feed(&mut ch, &vm, &frames, &Config::default(), &cached) {
+            Ok(_) => {}
+            Err(e) => {
+                assert!(matches!(e.kind, ErrorKind::LimitNewAtoms | ErrorKind::LimitNewAtomsTotal), "{e}");
+                stopped += 1;
+            }
+        }
+        let now = vm.atoms.borrow().len() - KNOWN.len();
+        assert!(now <= 120, "after peer {peer} the node created {now} atoms");
+        assert_eq!(now as u64, all_tally.load(Ordering::Relaxed));
+        created = now;
+    }
+    assert_eq!(created, 120, "the peers used the node-wide budget");
+    assert!(stopped >= 8, "peers were refused at the node-wide budget");
 }

@@ -87,7 +87,11 @@ fn source(name: &str, every: usize) -> Source {
     let mut actions = Actions::default();
     for (k, p) in packets.iter().enumerate() {
         if k % every == 0 && reference.open_sequences() == 0 {
-            starts.push(Start { offset: offsets[k], packet: k, prime: priming(&reference.atom_cache_entries().unwrap()) });
+            starts.push(Start {
+                offset: offsets[k],
+                packet: k,
+                prime: priming(&reference.atom_cache_entries().unwrap()),
+            });
         }
         actions.clear();
         let used = reference.recv(p, &Config::default(), &mut Budget::new(u64::MAX), &mut actions).expect("corpus");
@@ -112,11 +116,13 @@ fn feed_checked(ch: &mut Channel, cfg: &Config, pieces: &[&[u8]], budget: u64) -
         let mut rest: &[u8] = piece;
         loop {
             actions.clear();
+            let pending = ch.has_pending();
             let used = ch
                 .recv(rest, cfg, &mut Budget::new(budget), &mut actions)
                 .map_err(|e| TestCaseError::fail(format!("recv: {e}")))?;
             prop_assert!(used <= rest.len(), "consumed {} of {}", used, rest.len());
-            prop_assert!(used > 0 || rest.is_empty(), "no progress on {} bytes", rest.len());
+            // a call may spend itself on frames a previous one still owed
+            prop_assert!(used > 0 || rest.is_empty() || pending, "no progress on {} bytes", rest.len());
             for e in actions.emits.drain(..) {
                 frames.push(match e {
                     Emit::Input(r) => {
@@ -133,6 +139,12 @@ fn feed_checked(ch: &mut Channel, cfg: &Config, pieces: &[&[u8]], budget: u64) -
                 break;
             }
         }
+    }
+    while ch.has_pending() {
+        actions.clear();
+        ch.flush(&mut Budget::new(budget), &mut actions);
+        prop_assert!(!actions.emits.is_empty(), "a flush emitted nothing");
+        frames.extend(actions.emits.drain(..).filter_map(|e| if let Emit::Owned(v) = e { Some(v) } else { None }));
     }
     prop_assert_eq!(consumed_total, total);
     // the stream ends on a packet boundary: no partial packet is left (held

@@ -97,7 +97,12 @@ fn wrong_arity_unknown_operation_and_wrong_types_are_typed_errors() {
             if matches!(f, Term::Pid(_) | Term::Ref(_)) && !free_result(i) {
                 let mut bad = good.clone();
                 bad[i] = Term::Float(1.5);
-                assert_eq!(decode(&control(info.dop, bad)).err(), Some(ErrorKind::BadControlElement), "{} field {i}", info.name);
+                assert_eq!(
+                    decode(&control(info.dop, bad)).err(),
+                    Some(ErrorKind::BadControlElement),
+                    "{} field {i}",
+                    info.name
+                );
             }
         }
     }

@@ -40,8 +40,14 @@ fn real_traffic_decodes_and_classifies_with_inspection_on() {
             assert_eq!(ch.open_sequences(), 0);
             eprintln!(
                 "{} compact={}: {} frames out, drops {}, redirects {}, logs {}, header rewrites {}, rollbacks {}",
-                c.name, cfg.compact_fragments, frames.len(), s.drop_count, s.redirect_count, s.log_count,
-                s.rewrite_fragment_header_count, s.rollback_atom_cache_count
+                c.name,
+                cfg.compact_fragments,
+                frames.len(),
+                s.drop_count,
+                s.redirect_count,
+                s.log_count,
+                s.rewrite_fragment_header_count,
+                s.rollback_atom_cache_count
             );
         }
     }

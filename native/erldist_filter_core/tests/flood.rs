@@ -82,6 +82,13 @@ fn held_fragmented_messages_over_the_byte_rate_are_discarded_whole() {
     assert!(s.flood_drop_count > 0);
     assert_eq!(ch.open_sequences(), 0);
     assert_eq!(ch.buffered_bytes(), 0, "discarded messages hold nothing");
-    let emitted: usize = out.emits.iter().map(|e| match e { Emit::Owned(v) => v.len(), Emit::Input(r) => r.len() }).sum();
+    let emitted: usize = out
+        .emits
+        .iter()
+        .map(|e| match e {
+            Emit::Owned(v) => v.len(),
+            Emit::Input(r) => r.len(),
+        })
+        .sum();
     assert!(emitted < 600_000, "about one second's worth reached the VM: {emitted}");
 }

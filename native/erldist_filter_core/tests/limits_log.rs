@@ -2,7 +2,9 @@
 //! are refused past `max_message_bytes` whether or not they are held.
 
 use erldist_filter_core::term::{decode, encode, NoAtoms, Pid, ScanContext, Term};
-use erldist_filter_core::{flags, Actions, Atom, Budget, Channel, ChannelOptions, Config, ErrorKind, Limits, PacketSize};
+use erldist_filter_core::{
+    flags, Actions, Atom, Budget, Channel, ChannelOptions, Config, ErrorKind, Limits, PacketSize,
+};
 
 fn atom(s: &str) -> Term {
     Term::Atom(Atom::from_utf8(s.as_bytes()).unwrap())

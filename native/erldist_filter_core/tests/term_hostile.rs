@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 
 use erldist_filter_core::channel::Budget;
 use erldist_filter_core::error::ErrorKind;
-use erldist_filter_core::term::{
-    decode, skip_term, NoAtoms, Scan, ScanContext, Scanner, Term, Viewer,
-};
+use erldist_filter_core::term::{decode, skip_term, NoAtoms, Scan, ScanContext, Scanner, Term, Viewer};
 
 const DEEP: usize = 1_000_000;
 
@@ -91,10 +89,7 @@ fn decoder_depth_limit_is_exact() {
     let e = decode(&too_deep, &mut pos, &ctx, &NoAtoms).unwrap_err();
     assert_eq!(e.kind, ErrorKind::TooDeep);
     // A caller may raise the limit.
-    let roomy = ScanContext {
-        max_depth: depth as u32 + 1,
-        ..ctx
-    };
+    let roomy = ScanContext { max_depth: depth as u32 + 1, ..ctx };
     let mut pos = 0;
     decode(&too_deep, &mut pos, &roomy, &NoAtoms).unwrap();
 }
@@ -102,15 +97,15 @@ fn decoder_depth_limit_is_exact() {
 #[test]
 fn declared_sizes_beyond_the_input_fail_fast() {
     let heads: [&[u8]; 9] = [
-        &[105, 0xFF, 0xFF, 0xFF, 0xFF],    // LARGE_TUPLE
-        &[108, 0xFF, 0xFF, 0xFF, 0xFF],    // LIST
-        &[109, 0xFF, 0xFF, 0xFF, 0xFF],    // BINARY
-        &[77, 0xFF, 0xFF, 0xFF, 0xFF, 1],  // BIT_BINARY
-        &[111, 0xFF, 0xFF, 0xFF, 0xFF, 0], // LARGE_BIG
-        &[116, 0x7F, 0xFF, 0xFF, 0xFF],    // MAP
+        &[105, 0xFF, 0xFF, 0xFF, 0xFF],                               // LARGE_TUPLE
+        &[108, 0xFF, 0xFF, 0xFF, 0xFF],                               // LIST
+        &[109, 0xFF, 0xFF, 0xFF, 0xFF],                               // BINARY
+        &[77, 0xFF, 0xFF, 0xFF, 0xFF, 1],                             // BIT_BINARY
+        &[111, 0xFF, 0xFF, 0xFF, 0xFF, 0],                            // LARGE_BIG
+        &[116, 0x7F, 0xFF, 0xFF, 0xFF],                               // MAP
         &[67, 0x7F, 0xFF, 0xFF, 0xFF, 0, 119, 1, b'm', 119, 1, b'r'], // RECORD
-        &[112, 0xFF, 0xFF, 0xFF, 0xFF],    // NEW_FUN size
-        &[90, 0xFF, 0xFF],                 // NEWER_REFERENCE count
+        &[112, 0xFF, 0xFF, 0xFF, 0xFF],                               // NEW_FUN size
+        &[90, 0xFF, 0xFF],                                            // NEWER_REFERENCE count
     ];
     // A megabyte of plausible content after the head: still far too short.
     let filler = vec![106u8; 1 << 20];
@@ -121,17 +116,10 @@ fn declared_sizes_beyond_the_input_fail_fast() {
         let s = skip_term(&bytes, &mut pos, &ScanContext::external()).unwrap_err();
         let mut pos = 0;
         let d = decode(&bytes, &mut pos, &ScanContext::external(), &NoAtoms).unwrap_err();
-        assert!(
-            matches!(s.kind, ErrorKind::Truncated | ErrorKind::MalformedTerm),
-            "{head:?}: {s:?}"
-        );
+        assert!(matches!(s.kind, ErrorKind::Truncated | ErrorKind::MalformedTerm), "{head:?}: {s:?}");
         assert_eq!(s.kind, d.kind, "{head:?}");
         // Fails at the head, not after walking the filler.
-        assert!(
-            s.offset <= head.len(),
-            "{head:?}: failed late at {}",
-            s.offset
-        );
+        assert!(s.offset <= head.len(), "{head:?}: failed late at {}", s.offset);
         assert!(start.elapsed() < Duration::from_secs(1), "{head:?}: slow");
     }
 }

@@ -10,8 +10,8 @@ use common::flags_of;
 use erldist_filter_core::atom::Atom;
 use erldist_filter_core::channel::Budget;
 use erldist_filter_core::term::{
-    decode, encode_with, skip_term, AtomEncoding, EncodeOptions, Fun, Pid, Port, Record, Ref, Scan,
-    ScanContext, Scanner, Term, View, Viewer,
+    decode, encode_with, skip_term, AtomEncoding, EncodeOptions, Fun, Pid, Port, Record, Ref, Scan, ScanContext,
+    Scanner, Term, View, Viewer,
 };
 use proptest::prelude::*;
 
@@ -38,13 +38,11 @@ fn atom() -> impl Strategy<Value = Atom> {
 }
 
 fn pid() -> impl Strategy<Value = Pid> {
-    (atom(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(|(node, id, serial, creation)| {
-        Pid {
-            node,
-            id,
-            serial,
-            creation,
-        }
+    (atom(), any::<u32>(), any::<u32>(), any::<u32>()).prop_map(|(node, id, serial, creation)| Pid {
+        node,
+        id,
+        serial,
+        creation,
     })
 }
 
@@ -61,74 +59,43 @@ fn leaf() -> impl Strategy<Value = Term> {
     let n_atoms = table().len();
     prop_oneof![
         atom().prop_map(Term::Atom),
-        (0..n_atoms).prop_map(|i| Term::CacheRef {
-            index: i as u8,
-            atom: table()[i].clone()
-        }),
+        (0..n_atoms).prop_map(|i| Term::CacheRef { index: i as u8, atom: table()[i].clone() }),
         any::<i64>().prop_map(Term::Int),
         (0i64..300).prop_map(Term::Int),
         // Beyond i64: at least 9 bytes with a non-zero top byte, or 8
         // bytes above 2^63.
-        (
-            any::<bool>(),
-            proptest::collection::vec(any::<u8>(), 8..40),
-            1u8..=255
-        )
-            .prop_map(|(negative, mut magnitude, top)| {
+        (any::<bool>(), proptest::collection::vec(any::<u8>(), 8..40), 1u8..=255).prop_map(
+            |(negative, mut magnitude, top)| {
                 magnitude.push(top);
-                Term::BigInt {
-                    negative,
-                    magnitude,
-                }
-            }),
+                Term::BigInt { negative, magnitude }
+            }
+        ),
         (any::<bool>(), any::<u64>()).prop_map(|(negative, m)| {
             let m = m | (1 << 63);
             // -2^63 fits i64; anything further from zero does not.
             let m = if negative && m == 1 << 63 { m + 1 } else { m };
-            Term::BigInt {
-                negative,
-                magnitude: m.to_le_bytes().to_vec(),
-            }
+            Term::BigInt { negative, magnitude: m.to_le_bytes().to_vec() }
         }),
         (proptest::collection::vec(any::<u8>(), 300..400), 1u8..=255).prop_map(|(mut m, top)| {
             m.push(top);
-            Term::BigInt {
-                negative: false,
-                magnitude: m,
-            }
+            Term::BigInt { negative: false, magnitude: m }
         }),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Term::Float),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Term::Float),
         Just(Term::Nil),
         proptest::collection::vec(any::<u8>(), 0..60).prop_map(Term::String),
         proptest::collection::vec(any::<u8>(), 0..60).prop_map(Term::Binary),
-        (proptest::collection::vec(any::<u8>(), 1..20), 1u8..=8)
-            .prop_map(|(b, n)| Term::BitBinary(b, n)),
+        (proptest::collection::vec(any::<u8>(), 1..20), 1u8..=8).prop_map(|(b, n)| Term::BitBinary(b, n)),
         Just(Term::BitBinary(vec![], 0)),
         pid().prop_map(Term::Pid),
-        (atom(), any::<u64>(), any::<u32>()).prop_map(|(node, id, creation)| Term::Port(Port {
+        (atom(), any::<u64>(), any::<u32>()).prop_map(|(node, id, creation)| Term::Port(Port { node, id, creation })),
+        (atom(), 0u64..=u64::from(u32::MAX), any::<u32>()).prop_map(|(node, id, creation)| Term::Port(Port {
             node,
             id,
             creation
         })),
-        (atom(), 0u64..=u64::from(u32::MAX), any::<u32>())
-            .prop_map(|(node, id, creation)| Term::Port(Port { node, id, creation })),
-        (
-            atom(),
-            any::<u32>(),
-            proptest::collection::vec(any::<u32>(), 0..=5)
-        )
-            .prop_map(|(node, creation, ids)| Term::Ref(Ref {
-                node,
-                creation,
-                ids
-            })),
-        (atom(), atom(), any::<u8>()).prop_map(|(module, function, arity)| Term::Export {
-            module,
-            function,
-            arity
-        }),
+        (atom(), any::<u32>(), proptest::collection::vec(any::<u32>(), 0..=5))
+            .prop_map(|(node, creation, ids)| Term::Ref(Ref { node, creation, ids })),
+        (atom(), atom(), any::<u8>()).prop_map(|(module, function, arity)| Term::Export { module, function, arity }),
     ]
 }
 
@@ -136,10 +103,7 @@ fn term() -> impl Strategy<Value = Term> {
     leaf().prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Term::Tuple),
-            (
-                proptest::collection::vec(inner.clone(), 0..6),
-                inner.clone()
-            )
+            (proptest::collection::vec(inner.clone(), 0..6), inner.clone())
                 .prop_map(|(items, tail)| Term::List(items, Box::new(tail))),
             proptest::collection::vec((inner.clone(), inner.clone()), 0..5).prop_map(Term::Map),
             (
@@ -152,38 +116,17 @@ fn term() -> impl Strategy<Value = Term> {
                 pid(),
                 proptest::collection::vec(inner.clone(), 0..4)
             )
-                .prop_map(
-                    |(arity, uniq, index, module, old_index, old_uniq, pid, free)| {
-                        Term::Fun(Box::new(Fun {
-                            arity,
-                            uniq,
-                            index,
-                            module,
-                            old_index,
-                            old_uniq,
-                            pid,
-                            free,
-                        }))
-                    }
-                ),
-            (
-                any::<bool>(),
-                atom(),
-                atom(),
-                proptest::collection::vec((atom(), inner), 0..4)
-            )
-                .prop_map(|(exported, module, name, fields)| {
-                    Term::Record(Box::new(Record {
-                        exported,
-                        module,
-                        name,
-                        fields,
-                    }))
+                .prop_map(|(arity, uniq, index, module, old_index, old_uniq, pid, free)| {
+                    Term::Fun(Box::new(Fun { arity, uniq, index, module, old_index, old_uniq, pid, free }))
                 }),
+            (any::<bool>(), atom(), atom(), proptest::collection::vec((atom(), inner), 0..4)).prop_map(
+                |(exported, module, name, fields)| {
+                    Term::Record(Box::new(Record { exported, module, name, fields }))
+                }
+            ),
         ]
     })
 }
-
 
 fn encoded(t: &Term, atoms: AtomEncoding) -> Vec<u8> {
     let mut out = Vec::new();

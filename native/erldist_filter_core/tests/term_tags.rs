@@ -7,8 +7,8 @@ use erldist_filter_core::atom::Atom;
 use erldist_filter_core::channel::Budget;
 use erldist_filter_core::error::ErrorKind;
 use erldist_filter_core::term::{
-    decode, encode, skip_term, tag, Fun, NoAtoms, Pid, Port, Record, Ref, Scan, ScanContext,
-    Scanner, Term, TermFlags, View, Viewer,
+    decode, encode, skip_term, tag, Fun, NoAtoms, Pid, Port, Record, Ref, Scan, ScanContext, Scanner, Term, TermFlags,
+    View, Viewer,
 };
 
 fn a(s: &str) -> Atom {
@@ -48,13 +48,7 @@ struct Case {
 }
 
 fn case(name: &'static str, bytes: Vec<u8>, term: Term) -> Case {
-    Case {
-        name,
-        bytes,
-        term,
-        flags: TermFlags::default(),
-        canonical: false,
-    }
+    Case { name, bytes, term, flags: TermFlags::default(), canonical: false }
 }
 
 fn pid_bytes(new: bool) -> Vec<u8> {
@@ -88,12 +82,7 @@ fn fun_bytes(free: &[&[u8]]) -> Vec<u8> {
 }
 
 fn the_pid(creation: u32) -> Pid {
-    Pid {
-        node: a("n@h"),
-        id: 7,
-        serial: 8,
-        creation,
-    }
+    Pid { node: a("n@h"), id: 7, serial: 8, creation }
 }
 
 fn the_fun(free: Vec<Term>) -> Term {
@@ -114,99 +103,35 @@ fn cases() -> Vec<Case> {
     let mut float_str = b"3.50000000000000000000e+00".to_vec();
     float_str.resize(31, 0);
     let mut v = vec![
-        Case {
-            canonical: true,
-            ..case("small_integer", vec![97, 5], Term::Int(5))
-        },
-        Case {
-            canonical: true,
-            ..case("integer", vec![98, 255, 255, 255, 251], Term::Int(-5))
-        },
-        Case {
-            canonical: true,
-            ..case(
-                "small_big_fits_i64",
-                vec![110, 6, 0, 0, 0, 0, 0, 0, 1],
-                Term::Int(1 << 40),
-            )
-        },
-        case(
-            "small_big_min_i64",
-            vec![110, 8, 1, 0, 0, 0, 0, 0, 0, 0, 0x80],
-            Term::Int(i64::MIN),
-        ),
+        Case { canonical: true, ..case("small_integer", vec![97, 5], Term::Int(5)) },
+        Case { canonical: true, ..case("integer", vec![98, 255, 255, 255, 251], Term::Int(-5)) },
+        Case { canonical: true, ..case("small_big_fits_i64", vec![110, 6, 0, 0, 0, 0, 0, 0, 1], Term::Int(1 << 40)) },
+        case("small_big_min_i64", vec![110, 8, 1, 0, 0, 0, 0, 0, 0, 0, 0x80], Term::Int(i64::MIN)),
         case("small_big_neg_zero", vec![110, 1, 1, 0], Term::Int(0)),
         Case {
             canonical: true,
-            ..case(
-                "small_big",
-                cat(&[&[110, 9, 1], &big9]),
-                Term::BigInt {
-                    negative: true,
-                    magnitude: big9.to_vec(),
-                },
-            )
+            ..case("small_big", cat(&[&[110, 9, 1], &big9]), Term::BigInt { negative: true, magnitude: big9.to_vec() })
         },
         case(
             "large_big",
             cat(&[&[111, 0, 0, 0, 9, 0], &big9]),
-            Term::BigInt {
-                negative: false,
-                magnitude: big9.to_vec(),
-            },
+            Term::BigInt { negative: false, magnitude: big9.to_vec() },
         ),
-        Case {
-            canonical: true,
-            ..case(
-                "new_float",
-                vec![70, 64, 12, 0, 0, 0, 0, 0, 0],
-                Term::Float(3.5),
-            )
-        },
+        Case { canonical: true, ..case("new_float", vec![70, 64, 12, 0, 0, 0, 0, 0, 0], Term::Float(3.5)) },
         case("float", cat(&[&[99], &float_str]), Term::Float(3.5)),
         case("atom_latin1", vec![100, 0, 2, b'h', 0xE9], ta("hé")),
         case("small_atom_latin1", vec![115, 2, b'h', 0xE9], ta("hé")),
         case("atom_utf8", vec![118, 0, 3, b'h', 0xC3, 0xA9], ta("hé")),
+        Case { canonical: true, ..case("small_atom_utf8", vec![119, 3, b'h', 0xC3, 0xA9], ta("hé")) },
+        Case { canonical: true, ..case("atom_cache_ref", vec![82, 2], Term::CacheRef { index: 2, atom: a("héllo") }) },
         Case {
             canonical: true,
-            ..case("small_atom_utf8", vec![119, 3, b'h', 0xC3, 0xA9], ta("hé"))
+            ..case("small_tuple", vec![104, 2, 97, 1, 106], Term::Tuple(vec![Term::Int(1), Term::Nil]))
         },
-        Case {
-            canonical: true,
-            ..case(
-                "atom_cache_ref",
-                vec![82, 2],
-                Term::CacheRef {
-                    index: 2,
-                    atom: a("héllo"),
-                },
-            )
-        },
-        Case {
-            canonical: true,
-            ..case(
-                "small_tuple",
-                vec![104, 2, 97, 1, 106],
-                Term::Tuple(vec![Term::Int(1), Term::Nil]),
-            )
-        },
-        Case {
-            canonical: true,
-            ..case("empty_tuple", vec![104, 0], Term::Tuple(vec![]))
-        },
-        case(
-            "large_tuple",
-            vec![105, 0, 0, 0, 1, 97, 1],
-            Term::Tuple(vec![Term::Int(1)]),
-        ),
-        Case {
-            canonical: true,
-            ..case("nil", vec![106], Term::Nil)
-        },
-        Case {
-            canonical: true,
-            ..case("string", vec![107, 0, 2, 1, 2], Term::String(vec![1, 2]))
-        },
+        Case { canonical: true, ..case("empty_tuple", vec![104, 0], Term::Tuple(vec![])) },
+        case("large_tuple", vec![105, 0, 0, 0, 1, 97, 1], Term::Tuple(vec![Term::Int(1)])),
+        Case { canonical: true, ..case("nil", vec![106], Term::Nil) },
+        Case { canonical: true, ..case("string", vec![107, 0, 2, 1, 2], Term::String(vec![1, 2])) },
         Case {
             canonical: true,
             ..case(
@@ -223,67 +148,31 @@ fn cases() -> Vec<Case> {
                 Term::List(vec![ta("x"), Term::Tuple(vec![])], Box::new(Term::Nil)),
             )
         },
-        case(
-            "empty_list_ext",
-            vec![108, 0, 0, 0, 0, 97, 5],
-            Term::List(vec![], Box::new(Term::Int(5))),
-        ),
-        Case {
-            canonical: true,
-            ..case(
-                "binary",
-                vec![109, 0, 0, 0, 2, 1, 2],
-                Term::Binary(vec![1, 2]),
-            )
-        },
-        Case {
-            canonical: true,
-            ..case(
-                "bit_binary",
-                vec![77, 0, 0, 0, 2, 3, 1, 64],
-                Term::BitBinary(vec![1, 64], 3),
-            )
-        },
-        case(
-            "empty_bit_binary",
-            vec![77, 0, 0, 0, 0, 0],
-            Term::BitBinary(vec![], 0),
-        ),
+        case("empty_list_ext", vec![108, 0, 0, 0, 0, 97, 5], Term::List(vec![], Box::new(Term::Int(5)))),
+        Case { canonical: true, ..case("binary", vec![109, 0, 0, 0, 2, 1, 2], Term::Binary(vec![1, 2])) },
+        Case { canonical: true, ..case("bit_binary", vec![77, 0, 0, 0, 2, 3, 1, 64], Term::BitBinary(vec![1, 64], 3)) },
+        case("empty_bit_binary", vec![77, 0, 0, 0, 0, 0], Term::BitBinary(vec![], 0)),
         Case {
             canonical: true,
             ..case(
                 "map",
                 vec![116, 0, 0, 0, 2, 97, 1, 97, 2, 106, 104, 0],
-                Term::Map(vec![
-                    (Term::Int(1), Term::Int(2)),
-                    (Term::Nil, Term::Tuple(vec![])),
-                ]),
+                Term::Map(vec![(Term::Int(1), Term::Int(2)), (Term::Nil, Term::Tuple(vec![]))]),
             )
         },
         case("pid", pid_bytes(false), Term::Pid(the_pid(3))),
-        Case {
-            canonical: true,
-            ..case("new_pid", pid_bytes(true), Term::Pid(the_pid(256)))
-        },
+        Case { canonical: true, ..case("new_pid", pid_bytes(true), Term::Pid(the_pid(256))) },
         case(
             "port",
             cat(&[&[102], &sa("n@h"), &[0, 0, 0, 9, 2]]),
-            Term::Port(Port {
-                node: a("n@h"),
-                id: 9,
-                creation: 2,
-            }),
+            Term::Port(Port { node: a("n@h"), id: 9, creation: 2 }),
         ),
         Case {
             canonical: true,
             ..case(
                 "new_port",
                 cat(&[&[89], &sa("n@h"), &[0, 0, 0, 9, 0, 0, 0, 2]]),
-                Term::Port(Port {
-                    node: a("n@h"),
-                    id: 9,
-                    creation: 2,
-                }),
+                Term::Port(Port { node: a("n@h"), id: 9, creation: 2 }),
             )
         },
         Case {
@@ -291,105 +180,57 @@ fn cases() -> Vec<Case> {
             ..case(
                 "v4_port",
                 cat(&[&[120], &sa("n@h"), &[0, 0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 2]]),
-                Term::Port(Port {
-                    node: a("n@h"),
-                    id: (1 << 32) + 9,
-                    creation: 2,
-                }),
+                Term::Port(Port { node: a("n@h"), id: (1 << 32) + 9, creation: 2 }),
             )
         },
         case(
             "reference",
             cat(&[&[101], &sa("n@h"), &[0, 0, 0, 5, 1]]),
-            Term::Ref(Ref {
-                node: a("n@h"),
-                creation: 1,
-                ids: vec![5],
-            }),
+            Term::Ref(Ref { node: a("n@h"), creation: 1, ids: vec![5] }),
         ),
         case(
             "new_reference",
             cat(&[&[114, 0, 2], &sa("n@h"), &[1, 0, 0, 0, 5, 0, 0, 0, 6]]),
-            Term::Ref(Ref {
-                node: a("n@h"),
-                creation: 1,
-                ids: vec![5, 6],
-            }),
+            Term::Ref(Ref { node: a("n@h"), creation: 1, ids: vec![5, 6] }),
         ),
         Case {
             canonical: true,
             ..case(
                 "newer_reference",
-                cat(&[
-                    &[90, 0, 3],
-                    &sa("n@h"),
-                    &[0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0, 6, 0, 0, 0, 7],
-                ]),
-                Term::Ref(Ref {
-                    node: a("n@h"),
-                    creation: 1,
-                    ids: vec![5, 6, 7],
-                }),
+                cat(&[&[90, 0, 3], &sa("n@h"), &[0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0, 6, 0, 0, 0, 7]]),
+                Term::Ref(Ref { node: a("n@h"), creation: 1, ids: vec![5, 6, 7] }),
             )
         },
         case(
             "reference_node_cache_ref",
             vec![101, 82, 1, 0, 0, 0, 5, 1],
-            Term::Ref(Ref {
-                node: a("one"),
-                creation: 1,
-                ids: vec![5],
-            }),
+            Term::Ref(Ref { node: a("one"), creation: 1, ids: vec![5] }),
         ),
         Case {
             canonical: true,
-            flags: TermFlags {
-                has_export: false,
-                has_new_fun: true,
-            },
-            ..case(
-                "new_fun",
-                fun_bytes(&[&[97, 1], &[106]]),
-                the_fun(vec![Term::Int(1), Term::Nil]),
-            )
+            flags: TermFlags { has_export: false, has_new_fun: true },
+            ..case("new_fun", fun_bytes(&[&[97, 1], &[106]]), the_fun(vec![Term::Int(1), Term::Nil]))
         },
         Case {
             canonical: true,
-            flags: TermFlags {
-                has_export: false,
-                has_new_fun: true,
-            },
+            flags: TermFlags { has_export: false, has_new_fun: true },
             ..case("new_fun_no_free", fun_bytes(&[]), the_fun(vec![]))
         },
         Case {
             canonical: true,
-            flags: TermFlags {
-                has_export: true,
-                has_new_fun: false,
-            },
+            flags: TermFlags { has_export: true, has_new_fun: false },
             ..case(
                 "export",
                 cat(&[&[113], &sa("lists"), &sa("map"), &[97, 2]]),
-                Term::Export {
-                    module: a("lists"),
-                    function: a("map"),
-                    arity: 2,
-                },
+                Term::Export { module: a("lists"), function: a("map"), arity: 2 },
             )
         },
         Case {
-            flags: TermFlags {
-                has_export: true,
-                has_new_fun: false,
-            },
+            flags: TermFlags { has_export: true, has_new_fun: false },
             ..case(
                 "export_integer_arity",
                 cat(&[&[113], &sa("lists"), &sa("map"), &[98, 0, 0, 0, 2]]),
-                Term::Export {
-                    module: a("lists"),
-                    function: a("map"),
-                    arity: 2,
-                },
+                Term::Export { module: a("lists"), function: a("map"), arity: 2 },
             )
         },
         Case {
@@ -397,15 +238,7 @@ fn cases() -> Vec<Case> {
             canonical: false,
             ..case(
                 "record",
-                cat(&[
-                    &[67, 0, 0, 0, 2, 1],
-                    &sa("m"),
-                    &sa("r"),
-                    &sa("f1"),
-                    &[82, 0],
-                    &[97, 1],
-                    &[106],
-                ]),
+                cat(&[&[67, 0, 0, 0, 2, 1], &sa("m"), &sa("r"), &sa("f1"), &[82, 0], &[97, 1], &[106]]),
                 Term::Record(Box::new(Record {
                     exported: true,
                     module: a("m"),
@@ -419,41 +252,21 @@ fn cases() -> Vec<Case> {
             ..case(
                 "empty_record",
                 cat(&[&[67, 0, 0, 0, 0, 0], &sa("m"), &sa("r")]),
-                Term::Record(Box::new(Record {
-                    exported: false,
-                    module: a("m"),
-                    name: a("r"),
-                    fields: vec![],
-                })),
+                Term::Record(Box::new(Record { exported: false, module: a("m"), name: a("r"), fields: vec![] })),
             )
         },
     ];
     // A nested case with both kinds of fun inside a map inside a list.
     let export = cat(&[&[113], &sa("lists"), &sa("map"), &[97, 2]]);
-    let nested = cat(&[
-        &[108, 0, 0, 0, 1, 116, 0, 0, 0, 1],
-        &export,
-        &fun_bytes(&[&export]),
-        &[106],
-    ]);
-    let export_t = Term::Export {
-        module: a("lists"),
-        function: a("map"),
-        arity: 2,
-    };
+    let nested = cat(&[&[108, 0, 0, 0, 1, 116, 0, 0, 0, 1], &export, &fun_bytes(&[&export]), &[106]]);
+    let export_t = Term::Export { module: a("lists"), function: a("map"), arity: 2 };
     v.push(Case {
         canonical: true,
-        flags: TermFlags {
-            has_export: true,
-            has_new_fun: true,
-        },
+        flags: TermFlags { has_export: true, has_new_fun: true },
         ..case(
             "nested",
             nested,
-            Term::List(
-                vec![Term::Map(vec![(export_t.clone(), the_fun(vec![export_t]))])],
-                Box::new(Term::Nil),
-            ),
+            Term::List(vec![Term::Map(vec![(export_t.clone(), the_fun(vec![export_t]))])], Box::new(Term::Nil)),
         )
     });
     v
@@ -496,11 +309,7 @@ fn every_tag_decodes_scans_and_views() {
             }
             assert!(calls < 1000, "{n}: no progress");
         }
-        assert_eq!(
-            (pos, s.flags()),
-            (c.bytes.len(), c.flags),
-            "{n}: sliced scan"
-        );
+        assert_eq!((pos, s.flags()), (c.bytes.len(), c.flags), "{n}: sliced scan");
 
         let viewer = Viewer::new(&c.bytes, ctx(), &atoms);
         let view = viewer.view(0).unwrap();
@@ -556,11 +365,7 @@ fn every_strict_prefix_is_an_error() {
                     other => break other,
                 }
             };
-            assert!(
-                r.is_err(),
-                "{}: sliced scanner accepted {cut}-byte prefix",
-                c.name
-            );
+            assert!(r.is_err(), "{}: sliced scanner accepted {cut}-byte prefix", c.name);
         }
     }
 }
@@ -578,48 +383,18 @@ fn both_fail(bytes: &[u8], ctx: &ScanContext) -> ErrorKind {
 
 #[test]
 fn unsupported_tags() {
-    for t in [
-        tag::COMPRESSED,
-        tag::LOCAL,
-        tag::OLD_FUN,
-        0,
-        69,
-        75,
-        81,
-        87,
-        96,
-        117,
-        122,
-        131,
-        255,
-    ] {
-        assert_eq!(
-            both_fail(&[t, 0, 0, 0, 0, 0, 0, 0, 0, 0], &ctx()),
-            ErrorKind::UnsupportedTag,
-            "tag {t}"
-        );
+    for t in [tag::COMPRESSED, tag::LOCAL, tag::OLD_FUN, 0, 69, 75, 81, 87, 96, 117, 122, 131, 255] {
+        assert_eq!(both_fail(&[t, 0, 0, 0, 0, 0, 0, 0, 0, 0], &ctx()), ErrorKind::UnsupportedTag, "tag {t}");
     }
     // Also when nested.
-    assert_eq!(
-        both_fail(&[104, 1, 80, 0, 0, 0, 0], &ctx()),
-        ErrorKind::UnsupportedTag
-    );
+    assert_eq!(both_fail(&[104, 1, 80, 0, 0, 0, 0], &ctx()), ErrorKind::UnsupportedTag);
 }
 
 #[test]
 fn cache_refs_are_checked_against_the_header() {
-    assert_eq!(
-        both_fail(&[82, 0], &ScanContext::external()),
-        ErrorKind::AtomCacheRefOutOfRange
-    );
-    assert_eq!(
-        both_fail(&[82, 3], &ctx()),
-        ErrorKind::AtomCacheRefOutOfRange
-    );
-    assert_eq!(
-        both_fail(&[82, 255], &ScanContext::internal(255)),
-        ErrorKind::AtomCacheRefOutOfRange
-    );
+    assert_eq!(both_fail(&[82, 0], &ScanContext::external()), ErrorKind::AtomCacheRefOutOfRange);
+    assert_eq!(both_fail(&[82, 3], &ctx()), ErrorKind::AtomCacheRefOutOfRange);
+    assert_eq!(both_fail(&[82, 255], &ScanContext::internal(255)), ErrorKind::AtomCacheRefOutOfRange);
     // In a pid's node too.
     let mut pid = vec![88, 82, 7];
     pid.extend([0; 12]);
@@ -645,22 +420,10 @@ fn atoms_are_checked() {
     let mut pos = 0;
     skip_term(&max_utf8, &mut pos, &ctx()).unwrap();
     assert_eq!(pos, max_utf8.len());
-    assert_eq!(
-        both_fail(&[119, 1, 0xFF], &ctx()),
-        ErrorKind::AtomInvalidUtf8
-    );
-    assert_eq!(
-        both_fail(&[118, 0, 2, 0xC3, 0x28], &ctx()),
-        ErrorKind::AtomInvalidUtf8
-    );
-    let small_limit = ScanContext {
-        max_atom_bytes: 3,
-        ..ctx()
-    };
-    assert_eq!(
-        both_fail(&[119, 4, b'a', b'b', b'c', b'd'], &small_limit),
-        ErrorKind::LimitAtomBytes
-    );
+    assert_eq!(both_fail(&[119, 1, 0xFF], &ctx()), ErrorKind::AtomInvalidUtf8);
+    assert_eq!(both_fail(&[118, 0, 2, 0xC3, 0x28], &ctx()), ErrorKind::AtomInvalidUtf8);
+    let small_limit = ScanContext { max_atom_bytes: 3, ..ctx() };
+    assert_eq!(both_fail(&[119, 4, b'a', b'b', b'c', b'd'], &small_limit), ErrorKind::LimitAtomBytes);
     // Node of a pid must be an atom.
     let mut pid = vec![88, 97, 1];
     pid.extend([0; 12]);
@@ -687,45 +450,15 @@ fn malformed_layouts() {
     assert_eq!(both_fail(&r, &ctx()), m);
     // Map and record arities below 2^31.
     assert_eq!(both_fail(&[116, 0x80, 0, 0, 0, 106], &ctx()), m);
-    assert_eq!(
-        both_fail(&cat(&[&[67, 0x80, 0, 0, 0, 0], &sa("m"), &sa("r")]), &ctx()),
-        m
-    );
+    assert_eq!(both_fail(&cat(&[&[67, 0x80, 0, 0, 0, 0], &sa("m"), &sa("r")]), &ctx()), m);
     // Record exported flag is 0 or 1; field names are atoms.
-    assert_eq!(
-        both_fail(&cat(&[&[67, 0, 0, 0, 0, 2], &sa("m"), &sa("r")]), &ctx()),
-        m
-    );
-    assert_eq!(
-        both_fail(
-            &cat(&[&[67, 0, 0, 0, 1, 0], &sa("m"), &sa("r"), &[97, 1, 97, 1]]),
-            &ctx()
-        ),
-        m
-    );
-    assert_eq!(
-        both_fail(
-            &cat(&[&[67, 0, 0, 0, 1, 0], &[97, 1], &sa("r"), &sa("f"), &[97, 1]]),
-            &ctx()
-        ),
-        m
-    );
+    assert_eq!(both_fail(&cat(&[&[67, 0, 0, 0, 0, 2], &sa("m"), &sa("r")]), &ctx()), m);
+    assert_eq!(both_fail(&cat(&[&[67, 0, 0, 0, 1, 0], &sa("m"), &sa("r"), &[97, 1, 97, 1]]), &ctx()), m);
+    assert_eq!(both_fail(&cat(&[&[67, 0, 0, 0, 1, 0], &[97, 1], &sa("r"), &sa("f"), &[97, 1]]), &ctx()), m);
     // Export arity must be an integer 0..=255, module and function atoms.
-    assert_eq!(
-        both_fail(
-            &cat(&[&[113], &sa("m"), &sa("f"), &[98, 0, 0, 1, 0]]),
-            &ctx()
-        ),
-        m
-    );
-    assert_eq!(
-        both_fail(&cat(&[&[113], &sa("m"), &sa("f"), &[106]]), &ctx()),
-        m
-    );
-    assert_eq!(
-        both_fail(&cat(&[&[113], &sa("m"), &[106], &[97, 1]]), &ctx()),
-        m
-    );
+    assert_eq!(both_fail(&cat(&[&[113], &sa("m"), &sa("f"), &[98, 0, 0, 1, 0]]), &ctx()), m);
+    assert_eq!(both_fail(&cat(&[&[113], &sa("m"), &sa("f"), &[106]]), &ctx()), m);
+    assert_eq!(both_fail(&cat(&[&[113], &sa("m"), &[106], &[97, 1]]), &ctx()), m);
     // Funs: more than 255 free variables; size field that does not match.
     let mut f = fun_bytes(&[]);
     f[26] = 1; // num_free high byte... set num_free = 0x0100_0000
@@ -787,23 +520,15 @@ fn view_helpers_match_shapes() {
     assert!(v.is_atom(tag_pos, "$gen_call").unwrap());
     assert!(v.view(from).unwrap().is_pid());
     let [op, arg] = v.tuple::<2>(req).unwrap().unwrap();
-    assert!(v
-        .view(op)
-        .unwrap()
-        .is_atom_in(&["terminate_child", "start_child"]));
+    assert!(v.view(op).unwrap().is_atom_in(&["terminate_child", "start_child"]));
     assert!(v.view(arg).unwrap().is_list());
     assert_eq!(v.tuple::<2>(0).unwrap(), None);
     assert_eq!(v.tuple::<3>(tag_pos).unwrap(), None);
     // Iterate a list's elements and its tail.
     let l = [108, 0, 0, 0, 2, 97, 1, 104, 1, 97, 2, 97, 3];
     let v = Viewer::new(&l, ScanContext::external(), &NoAtoms);
-    let View::List { len, first } = v.view(0).unwrap() else {
-        panic!()
-    };
-    let vals: Vec<_> = v
-        .elements(first, u64::from(len) + 1)
-        .map(|p| v.view(p.unwrap()).unwrap())
-        .collect();
+    let View::List { len, first } = v.view(0).unwrap() else { panic!() };
+    let vals: Vec<_> = v.elements(first, u64::from(len) + 1).map(|p| v.view(p.unwrap()).unwrap()).collect();
     assert_eq!(vals.len(), 3);
     assert_eq!(vals[0].as_i64(), Some(1));
     assert!(matches!(vals[1], View::Tuple { arity: 1, .. }));

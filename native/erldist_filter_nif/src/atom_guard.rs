@@ -1,6 +1,7 @@
 //! The VM's side of the atom-table guard: whether an atom exists (asked
-//! through the public NIF API, without creating it), and the per-node
-//! tallies of new atoms, kept across reconnects.
+//! through the public NIF API, without creating it), the per-node tallies
+//! of new atoms, kept across reconnects, and the node-wide one all
+//! channels share.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -42,15 +43,17 @@ impl AtomExistence for VmAtoms<'_> {
 
 /// New atoms admitted per node name. One small entry per node name ever
 /// connected (each name is an atom of the VM already).
-static TALLIES: Lazy<Mutex<HashMap<String, NewAtomTally>>> =
-    Lazy::new(|| Mutex::new(HashMap::new()));
+static TALLIES: Lazy<Mutex<HashMap<String, NewAtomTally>>> = Lazy::new(|| Mutex::new(HashMap::new()));
 
 /// The tally of node `sysname`, shared by all its channels.
 pub fn tally_for(sysname: &str) -> NewAtomTally {
-    Arc::clone(
-        TALLIES
-            .lock()
-            .entry(sysname.to_owned())
-            .or_insert_with(|| Arc::new(AtomicU64::new(0))),
-    )
+    Arc::clone(TALLIES.lock().entry(sysname.to_owned()).or_insert_with(|| Arc::new(AtomicU64::new(0))))
+}
+
+/// New atoms admitted from all nodes together (`max_new_atoms_total`).
+static ALL: Lazy<NewAtomTally> = Lazy::new(|| Arc::new(AtomicU64::new(0)));
+
+/// The node-wide tally, shared by every channel.
+pub fn tally_all() -> NewAtomTally {
+    Arc::clone(&ALL)
 }

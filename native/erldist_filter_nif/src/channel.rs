@@ -23,22 +23,21 @@ use std::sync::Arc;
 
 use erldist_filter_core::inspect::Peer;
 use erldist_filter_core::{
-    flags, Atom as CoreAtom, Actions, Budget, Channel, ChannelOptions, ChannelStats, Emit, PacketSize, StatsSnapshot,
+    flags, Actions, Atom as CoreAtom, Budget, Channel, ChannelOptions, ChannelStats, Emit, PacketSize, StatsSnapshot,
 };
 use once_cell::sync::Lazy;
 use parking_lot::{Mutex, MutexGuard};
 use rustler::{
-    Atom, Binary, Encoder, Env, Error, LocalPid, Monitor, NewBinary, NifResult, Resource, ResourceArc,
-    Term,
+    Atom, Binary, Encoder, Env, Error, LocalPid, Monitor, NewBinary, NifResult, Resource, ResourceArc, Term,
 };
 
 use crate::atom_guard::{self, VmAtoms};
 use crate::atoms;
+use crate::config;
+use crate::error::{raise, RecvFailure};
 use crate::logger;
 use crate::misc;
 use crate::protected;
-use crate::config;
-use crate::error::{raise, RecvFailure};
 use crate::stats;
 
 /// Work units per `channel_recv_nif` call (SPEC §2: ~1 ms of work).
@@ -179,7 +178,7 @@ fn channel_open<'a>(
     let peer = Peer { sysname: core_atom(&sysname_text)?, router: core_atom(&router_text)?, protected };
     let channel = Channel::new(ChannelOptions { packet_size, dflags, limits })
         .with_peer(peer)
-        .with_atom_tally(atom_guard::tally_for(&sysname_text));
+        .with_atom_tallies(atom_guard::tally_for(&sysname_text), atom_guard::tally_all());
     let owner = env.pid();
     let res = ResourceArc::new(ChannelResource {
         id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -188,7 +187,8 @@ fn channel_open<'a>(
         state: Mutex::new(None),
     });
     let owner_mon = res.monitor(Some(env), &owner);
-    *res.state.lock() = Some(State { channel, owner, owner_mon, tracer: None, limits_gen, protected_gen, rated: is_rated(&limits) });
+    *res.state.lock() =
+        Some(State { channel, owner, owner_mon, tracer: None, limits_gen, protected_gen, rated: is_rated(&limits) });
     TABLE.lock().push(res.clone());
     stats::bump(&stats::CREATE, 1);
     Ok(res.encode(env))
@@ -359,6 +359,12 @@ fn recv_slice_with<'a>(
 ) -> Result<SliceResult<'a>, RecvFailure> {
     let mut terms = Vec::new();
     let (mut idx, mut off) = (0usize, 0usize);
+    // Frames a previous slice still owes come first (`{more, _, Rest}`
+    // keeps the Erlang loop going, with `Rest = []` if no input is left).
+    if !st.channel.flush(budget, out) {
+        emit_owned(env, &mut terms, out)?;
+        return Ok((terms, Some((0, 0))));
+    }
     while let Some(bin) = bins.get(idx) {
         let data = bin.as_slice().get(off..).unwrap_or(&[]);
         if data.is_empty() {
@@ -380,7 +386,21 @@ fn recv_slice_with<'a>(
         }
         off += consumed.min(data.len());
     }
+    if st.channel.has_pending() {
+        return Ok((terms, Some((bins.len(), 0))));
+    }
     Ok((terms, None))
+}
+
+/// Actions of a flush (owned frames only).
+fn emit_owned<'a>(env: Env<'a>, terms: &mut Vec<Term<'a>>, out: &mut Actions) -> Result<(), RecvFailure> {
+    for e in out.emits.drain(..) {
+        let Emit::Owned(v) = e else { return Err(RecvFailure::BadEmit) };
+        stats::bump(&stats::MEMORY.own_bin_create, 1);
+        stats::bump(&stats::MEMORY.own_bin_create_capacity, v.len() as u64);
+        terms.push((atoms::emit(), Binary::from(NewBinary::from_slice(env, &v))).encode(env));
+    }
+    Ok(())
 }
 
 /// One frame per call (packet size 0): the whole input, concatenated.
@@ -463,12 +483,42 @@ fn recv<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, input: Term<'a>, dir
     }
     let slice = if dirty { u64::MAX } else { SLICE_BUDGET };
     let result = if st.channel.options().packet_size == PacketSize::Zero {
-        recv_frame(env, &ch.entry.sysname_text, st, &bins).map(|(terms, spent)| (terms, None, spent))
+        if st.channel.has_pending() {
+            // Frames owed by the last frame first; `[]` only continues
+            // (it is not a tick), a frame waits for its turn.
+            let mut budget = Budget::new(slice);
+            let mut out = Actions::default();
+            let done = st.channel.flush(&mut budget, &mut out);
+            let mut terms = Vec::new();
+            let owed = emit_owned(env, &mut terms, &mut out).map(|()| {
+                let rest = (!done || !bins.is_empty()).then_some((0, 0));
+                (terms, rest, (slice - budget.remaining()).min(SLICE_BUDGET))
+            });
+            return finish(env, &ch, guard, &bins, owed);
+        }
+        recv_frame(env, &ch.entry.sysname_text, st, &bins)
+            .map(|(terms, spent)| (terms, st.channel.has_pending().then_some((bins.len(), 0)), spent))
     } else {
         let mut budget = Budget::new(slice);
         recv_slice(env, &ch.entry.sysname_text, st, &bins, &mut budget)
             .map(|(terms, rest)| (terms, rest, (slice - budget.remaining()).min(SLICE_BUDGET)))
     };
+    finish(env, &ch, guard, &bins, result)
+}
+
+/// The actions of one step, where the input left starts (if any, or if
+/// frames are still owed) and the work units spent.
+type StepResult<'a> = Result<(Vec<Term<'a>>, Option<(usize, usize)>, u64), RecvFailure>;
+
+/// The answer of one `recv` step: the actions, and the input left (if
+/// any, or if frames are still owed) for the Erlang loop to pass back.
+fn finish<'a>(
+    env: Env<'a>,
+    ch: &ResourceArc<ChannelResource>,
+    mut guard: MutexGuard<Option<State>>,
+    bins: &[Binary<'a>],
+    result: StepResult<'a>,
+) -> NifResult<Term<'a>> {
     match result {
         Ok((terms, None, spent)) => {
             drop(guard);
@@ -488,7 +538,7 @@ fn recv<'a>(env: Env<'a>, ch: ResourceArc<ChannelResource>, input: Term<'a>, dir
         }
         Err(f) => {
             if let Some(st) = ch.destroy(&mut guard) {
-                demonitor_all(env, &ch, &st);
+                demonitor_all(env, ch, &st);
             }
             drop(guard);
             consume(env, SLICE_BUDGET);

@@ -56,11 +56,8 @@ pub fn limits_generation() -> u64 {
 }
 
 fn config_map<'a>(env: Env<'a>, cfg: &Config) -> NifResult<Term<'a>> {
-    let pairs: Vec<(Term, Term)> = cfg
-        .entries()
-        .iter()
-        .map(|(k, v)| Ok((atoms::make_atom(env, k)?, v.encode(env))))
-        .collect::<NifResult<_>>()?;
+    let pairs: Vec<(Term, Term)> =
+        cfg.entries().iter().map(|(k, v)| Ok((atoms::make_atom(env, k)?, v.encode(env)))).collect::<NifResult<_>>()?;
     Term::map_from_pairs(env, &pairs)
 }
 

@@ -323,8 +323,8 @@ fn inline_cache_refs(v: &Viewer, start: usize, atoms: &[CoreAtom]) -> Res<Vec<u8
     let added_before = |x: usize| added.get(refs.partition_point(|&p| p < x)).copied().unwrap_or(0);
     for (fstart, size) in funs {
         let fend = fstart + usize::try_from(size).unwrap_or(usize::MAX);
-        let new_size = u32::try_from(fend - fstart + added_before(fend) - added_before(fstart))
-            .map_err(|_| malformed(fstart))?;
+        let new_size =
+            u32::try_from(fend - fstart + added_before(fend) - added_before(fstart)).map_err(|_| malformed(fstart))?;
         let at = 1 + (fstart - start) + added_before(fstart);
         out.get_mut(at..at + 4).ok_or_else(|| malformed(fstart))?.copy_from_slice(&new_size.to_be_bytes());
     }
@@ -342,13 +342,29 @@ struct Frame<'e> {
 }
 
 enum Open<'e> {
-    Tuple { small: bool, arity: u32 },
-    List { len: u32 },
-    Map { arity: u32 },
+    Tuple {
+        small: bool,
+        arity: u32,
+    },
+    List {
+        len: u32,
+    },
+    Map {
+        arity: u32,
+    },
     /// The record fields before `free_vars`, and where the fun is (to check
     /// its size).
-    Fun { head: Vec<Term<'e>>, view: FunHead },
-    Record { num_fields: u32, exported: bool, module: Term<'e>, name: Term<'e>, at: usize },
+    Fun {
+        head: Vec<Term<'e>>,
+        view: FunHead,
+    },
+    Record {
+        num_fields: u32,
+        exported: bool,
+        module: Term<'e>,
+        name: Term<'e>,
+        at: usize,
+    },
 }
 
 struct Builder<'e, 'b> {
@@ -489,8 +505,7 @@ impl<'e, 'b> Builder<'e, 'b> {
                 self.rec(atoms::vterm_list_ext(), &[self.enc(len), self.enc(items), tail])
             }
             Open::Map { arity } => {
-                let pairs: Vec<Term<'e>> =
-                    items.chunks_exact(2).map(|kv| make_tuple(self.env, kv)).collect();
+                let pairs: Vec<Term<'e>> = items.chunks_exact(2).map(|kv| make_tuple(self.env, kv)).collect();
                 self.rec(atoms::vterm_map_ext(), &[self.enc(arity), self.enc(pairs)])
             }
             Open::Fun { mut head, view } => {
@@ -583,8 +598,11 @@ impl<'e, 'b> Builder<'e, 'b> {
                     let id = ids.first().copied().unwrap_or(0);
                     self.rec(atoms::vterm_reference_ext(), &[node, self.enc(id), self.enc(r.creation)])
                 } else {
-                    let name =
-                        if t == tag::NEW_REFERENCE { atoms::vterm_new_reference_ext() } else { atoms::vterm_newer_reference_ext() };
+                    let name = if t == tag::NEW_REFERENCE {
+                        atoms::vterm_new_reference_ext()
+                    } else {
+                        atoms::vterm_newer_reference_ext()
+                    };
                     let node = self.flat(pos + 3)?;
                     self.rec(name, &[self.enc(ids.len()), node, self.enc(r.creation), self.enc(ids)])
                 }
@@ -592,10 +610,8 @@ impl<'e, 'b> Builder<'e, 'b> {
             View::Nil => self.rec(atoms::vterm_nil_ext(), &[]),
             View::String(s) => self.rec(atoms::vterm_string_ext(), &[self.enc(s.len()), self.sub(pos + 3, end)?]),
             View::Binary(b) => self.rec(atoms::vterm_binary_ext(), &[self.enc(b.len()), self.sub(pos + 5, end)?]),
-            View::BitBinary { bytes, bits } => self.rec(
-                atoms::vterm_bit_binary_ext(),
-                &[self.enc(bytes.len()), self.enc(bits), self.sub(pos + 6, end)?],
-            ),
+            View::BitBinary { bytes, bits } => self
+                .rec(atoms::vterm_bit_binary_ext(), &[self.enc(bytes.len()), self.enc(bits), self.sub(pos + 6, end)?]),
             View::Export { .. } => {
                 let function_at = self.viewer.end_of(pos + 1)?;
                 let arity_at = self.viewer.end_of(function_at)?;

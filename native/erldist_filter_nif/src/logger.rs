@@ -146,7 +146,8 @@ fn soft_error<'a>(env: Env<'a>, reason: rustler::Atom) -> Term<'a> {
 #[rustler::nif]
 fn logger_open(env: Env) -> NifResult<ResourceArc<LoggerResource>> {
     let owner = env.pid();
-    let logger = ResourceArc::new(LoggerResource { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), state: Mutex::new(None) });
+    let logger =
+        ResourceArc::new(LoggerResource { id: NEXT_ID.fetch_add(1, Ordering::Relaxed), state: Mutex::new(None) });
     let owner_mon = env.monitor(&logger, &owner);
     *logger.state.lock() = Some(State { owner, owner_mon, received: 0, dropped: 0, armed: None });
     TABLE.lock().push(logger.clone());
@@ -208,7 +209,8 @@ fn logger_recv(env: Env, logger: ResourceArc<LoggerResource>) -> NifResult<Term>
 /// `{Time, {Sysname, Atoms, Control, Payload | undefined}}`.
 fn event_term<'a>(env: Env<'a>, e: &Event) -> NifResult<Term<'a>> {
     let sysname = atoms::make_atom(env, &e.sysname)?;
-    let atoms: Vec<Term> = e.log.atoms.iter().map(|a: &CoreAtom| atoms::make_atom(env, a.as_str())).collect::<NifResult<_>>()?;
+    let atoms: Vec<Term> =
+        e.log.atoms.iter().map(|a: &CoreAtom| atoms::make_atom(env, a.as_str())).collect::<NifResult<_>>()?;
     let atoms = rustler::types::tuple::make_tuple(env, &atoms);
     let control = binary(env, &e.log.control);
     let payload = match &e.log.payload {
@@ -247,7 +249,11 @@ fn logger_set_capacity(capacity: u64) -> u64 {
 }
 
 #[rustler::nif]
-fn logger_set_controlling_process<'a>(env: Env<'a>, logger: ResourceArc<LoggerResource>, pid: Term<'a>) -> NifResult<Term<'a>> {
+fn logger_set_controlling_process<'a>(
+    env: Env<'a>,
+    logger: ResourceArc<LoggerResource>,
+    pid: Term<'a>,
+) -> NifResult<Term<'a>> {
     let new_owner = crate::channel::alive_local_pid(env, pid)?;
     let mut guard = logger.state.lock();
     let Some(st) = guard.as_mut() else { return Ok(soft_error(env, atoms::closed())) };

@@ -22,11 +22,8 @@ static ROUTER_COUNT: AtomicUsize = AtomicUsize::new(1);
 
 /// Read `#{schedulers => N}` from the load info.
 pub fn on_load(_env: Env, info: Term) {
-    let n = info
-        .map_get(atoms::schedulers())
-        .and_then(|t| t.decode::<u64>())
-        .unwrap_or(1)
-        .clamp(1, ROUTER_LIMIT as u64);
+    let n =
+        info.map_get(atoms::schedulers()).and_then(|t| t.decode::<u64>()).unwrap_or(1).clamp(1, ROUTER_LIMIT as u64);
     ROUTER_COUNT.store(n as usize, Ordering::Relaxed);
 }
 

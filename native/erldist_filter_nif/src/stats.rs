@@ -107,10 +107,8 @@ fn world_stats_get_nif(env: Env) -> NifResult<Term> {
         ("vec_ref_ioq_create", m.ref_ioq_create.load(Ordering::Relaxed)),
         ("vec_ref_ioq_destroy", 0),
     ];
-    let mem_pairs: Vec<(Term, Term)> = mem
-        .iter()
-        .map(|(k, v)| Ok((atoms::make_atom(env, k)?, v.encode(env))))
-        .collect::<NifResult<_>>()?;
+    let mem_pairs: Vec<(Term, Term)> =
+        mem.iter().map(|(k, v)| Ok((atoms::make_atom(env, k)?, v.encode(env)))).collect::<NifResult<_>>()?;
     let memory = Term::map_from_pairs(env, &mem_pairs)?;
     Term::map_from_pairs(
         env,

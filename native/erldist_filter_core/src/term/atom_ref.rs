@@ -20,11 +20,7 @@ pub struct AtomRef<'a> {
 impl<'a> AtomRef<'a> {
     /// An inline atom.
     pub fn inline(text: &'a [u8], utf8: bool) -> Self {
-        AtomRef {
-            text,
-            utf8,
-            cache_index: None,
-        }
+        AtomRef { text, utf8, cache_index: None }
     }
 
     /// Whether this atom's text equals `name` (compared as characters).

@@ -36,19 +36,12 @@ impl Default for ScanContext {
 impl ScanContext {
     /// External encoding: no cache references, default limits.
     pub fn external() -> Self {
-        ScanContext {
-            atom_refs: 0,
-            max_atom_bytes: DEFAULT_MAX_ATOM_BYTES,
-            max_depth: DEFAULT_MAX_DEPTH,
-        }
+        ScanContext { atom_refs: 0, max_atom_bytes: DEFAULT_MAX_ATOM_BYTES, max_depth: DEFAULT_MAX_DEPTH }
     }
 
     /// Internal encoding after a header that declared `atom_refs` references.
     pub fn internal(atom_refs: u8) -> Self {
-        ScanContext {
-            atom_refs,
-            ..ScanContext::external()
-        }
+        ScanContext { atom_refs, ..ScanContext::external() }
     }
 }
 

@@ -19,12 +19,7 @@ use super::value::{Fun, Pid, Port, Record, Ref, Term};
 use super::view::{FunView, PidView, View};
 
 /// Decode one term at `*pos` and advance `*pos` past it.
-pub fn decode(
-    bytes: &[u8],
-    pos: &mut usize,
-    ctx: &ScanContext,
-    atoms: &dyn AtomResolver,
-) -> Result<Term, Error> {
+pub fn decode(bytes: &[u8], pos: &mut usize, ctx: &ScanContext, atoms: &dyn AtomResolver) -> Result<Term, Error> {
     let mut cur = Cursor::new(bytes);
     cur.skip(*pos)?;
     let mut stack: Vec<Frame> = Vec::new();
@@ -116,11 +111,7 @@ impl Frame {
             }
             _ => return Err(Error::new(ErrorKind::MalformedTerm, at)),
         };
-        Ok(Frame {
-            left: subs,
-            at,
-            kind,
-        })
+        Ok(Frame { left: subs, at, kind })
     }
 
     /// Whether the next sub-term must be an atom (a record field name).
@@ -188,20 +179,11 @@ impl Frame {
 fn leaf(view: &View<'_>, fun: Option<&FunView<'_>>, at: usize) -> Result<Term, Error> {
     Ok(match *view {
         View::Atom(a) => match a.cache_index {
-            Some(index) => Term::CacheRef {
-                index,
-                atom: atom(&a, at)?,
-            },
+            Some(index) => Term::CacheRef { index, atom: atom(&a, at)? },
             None => Term::Atom(atom(&a, at)?),
         },
         View::Int(i) => Term::Int(i),
-        View::BigInt {
-            negative,
-            magnitude,
-        } => Term::BigInt {
-            negative,
-            magnitude: magnitude.to_vec(),
-        },
+        View::BigInt { negative, magnitude } => Term::BigInt { negative, magnitude: magnitude.to_vec() },
         View::Float(f) => Term::Float(f),
         View::Tuple { .. } => Term::Tuple(Vec::new()),
         View::Map { .. } => Term::Map(Vec::new()),
@@ -210,29 +192,15 @@ fn leaf(view: &View<'_>, fun: Option<&FunView<'_>>, at: usize) -> Result<Term, E
         View::Binary(b) => Term::Binary(b.to_vec()),
         View::BitBinary { bytes, bits } => Term::BitBinary(bytes.to_vec(), bits),
         View::Pid(p) => Term::Pid(pid(&p, at)?),
-        View::Port(p) => Term::Port(Port {
-            node: atom(&p.node, at)?,
-            id: p.id,
-            creation: p.creation,
-        }),
-        View::Ref(r) => Term::Ref(Ref {
-            node: atom(&r.node, at)?,
-            creation: r.creation,
-            ids: r.ids().collect(),
-        }),
+        View::Port(p) => Term::Port(Port { node: atom(&p.node, at)?, id: p.id, creation: p.creation }),
+        View::Ref(r) => Term::Ref(Ref { node: atom(&r.node, at)?, creation: r.creation, ids: r.ids().collect() }),
         View::Fun(_) => {
             let fields = fun.ok_or(Error::new(ErrorKind::MalformedTerm, at))?;
             Term::Fun(Box::new(fun_without_free(fields, at)?))
         }
-        View::Export {
-            module,
-            function,
-            arity,
-        } => Term::Export {
-            module: atom(&module, at)?,
-            function: atom(&function, at)?,
-            arity,
-        },
+        View::Export { module, function, arity } => {
+            Term::Export { module: atom(&module, at)?, function: atom(&function, at)?, arity }
+        }
         View::Record(r) => Term::Record(Box::new(Record {
             exported: r.exported,
             module: atom(&r.module, at)?,
@@ -249,12 +217,7 @@ fn atom(a: &AtomRef<'_>, at: usize) -> Result<Atom, Error> {
 }
 
 fn pid(p: &PidView<'_>, at: usize) -> Result<Pid, Error> {
-    Ok(Pid {
-        node: atom(&p.node, at)?,
-        id: p.id,
-        serial: p.serial,
-        creation: p.creation,
-    })
+    Ok(Pid { node: atom(&p.node, at)?, id: p.id, serial: p.serial, creation: p.creation })
 }
 
 fn fun_without_free(f: &FunView<'_>, at: usize) -> Result<Fun, Error> {

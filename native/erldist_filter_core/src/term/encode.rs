@@ -52,9 +52,7 @@ pub fn encode_with(term: &Term, out: &mut Vec<u8>, opts: &EncodeOptions) {
         match w {
             Work::Atom(a) => write_atom(a, out, opts),
             Work::FunSize(start) => {
-                let size = u32::try_from(out.len() - start)
-                    .unwrap_or(u32::MAX)
-                    .to_be_bytes();
+                let size = u32::try_from(out.len() - start).unwrap_or(u32::MAX).to_be_bytes();
                 if let Some(slot) = out.get_mut(start..start + 4) {
                     slot.copy_from_slice(&size);
                 }
@@ -70,10 +68,7 @@ fn write_head<'t>(t: &'t Term, out: &mut Vec<u8>, opts: &EncodeOptions, work: &m
         Term::Atom(a) => write_atom(a, out, opts),
         Term::CacheRef { index, .. } => out.extend([tag::ATOM_CACHE_REF, *index]),
         Term::Int(i) => write_int(*i, out),
-        Term::BigInt {
-            negative,
-            magnitude,
-        } => write_big(*negative, magnitude, out),
+        Term::BigInt { negative, magnitude } => write_big(*negative, magnitude, out),
         Term::Float(f) => {
             out.push(tag::NEW_FLOAT);
             out.extend(f.to_bits().to_be_bytes());
@@ -170,11 +165,7 @@ fn write_head<'t>(t: &'t Term, out: &mut Vec<u8>, opts: &EncodeOptions, work: &m
             work.push(Work::FunSize(start));
             work.extend(f.free.iter().rev().map(Work::Term));
         }
-        Term::Export {
-            module,
-            function,
-            arity,
-        } => {
+        Term::Export { module, function, arity } => {
             out.push(tag::EXPORT);
             write_atom(module, out, opts);
             write_atom(function, out, opts);
@@ -197,29 +188,15 @@ fn len_u32(n: usize) -> [u8; 4] {
 }
 
 fn write_atom(a: &Atom, out: &mut Vec<u8>, opts: &EncodeOptions) {
-    let latin1 =
-        matches!(opts.atoms, AtomEncoding::Latin1 | AtomEncoding::SmallLatin1) && a.is_latin1();
+    let latin1 = matches!(opts.atoms, AtomEncoding::Latin1 | AtomEncoding::SmallLatin1) && a.is_latin1();
     let text: Vec<u8> = if latin1 {
-        a.as_str()
-            .chars()
-            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
-            .collect()
+        a.as_str().chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
     } else {
         a.as_bytes().to_vec()
     };
-    let small = matches!(
-        opts.atoms,
-        AtomEncoding::SmallUtf8 | AtomEncoding::SmallLatin1
-    );
+    let small = matches!(opts.atoms, AtomEncoding::SmallUtf8 | AtomEncoding::SmallLatin1);
     match (small, u8::try_from(text.len())) {
-        (true, Ok(n)) => out.extend([
-            if latin1 {
-                tag::SMALL_ATOM
-            } else {
-                tag::SMALL_ATOM_UTF8
-            },
-            n,
-        ]),
+        (true, Ok(n)) => out.extend([if latin1 { tag::SMALL_ATOM } else { tag::SMALL_ATOM_UTF8 }, n]),
         _ => {
             out.push(if latin1 { tag::ATOM } else { tag::ATOM_UTF8 });
             out.extend(u16::try_from(text.len()).unwrap_or(u16::MAX).to_be_bytes());

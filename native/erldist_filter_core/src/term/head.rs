@@ -23,11 +23,7 @@ const MAX_ARITY: u32 = 1 << 31;
 pub(crate) type Atoms<'a> = Option<&'a dyn AtomResolver>;
 
 /// Read the term at the cursor up to its first sub-term.
-pub(crate) fn read_view<'a>(
-    cur: &mut Cursor<'a>,
-    ctx: &ScanContext,
-    atoms: Atoms<'a>,
-) -> Result<View<'a>, Error> {
+pub(crate) fn read_view<'a>(cur: &mut Cursor<'a>, ctx: &ScanContext, atoms: Atoms<'a>) -> Result<View<'a>, Error> {
     let at = cur.pos();
     let t = cur.u8()?;
     let malformed = Error::new(ErrorKind::MalformedTerm, at);
@@ -51,25 +47,17 @@ pub(crate) fn read_view<'a>(
             View::Float(f)
         }
         tag::FLOAT => View::Float(parse_old_float(cur.take(31)?).ok_or(malformed)?),
-        tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8 => {
-            View::Atom(read_atom_body(cur, t, ctx)?)
-        }
+        tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8 => View::Atom(read_atom_body(cur, t, ctx)?),
         tag::ATOM_CACHE_REF => View::Atom(read_cache_ref(cur, at, ctx, atoms)?),
         tag::SMALL_TUPLE => {
             let arity = u32::from(cur.u8()?);
             need_terms(cur, u64::from(arity))?;
-            View::Tuple {
-                arity,
-                first: cur.pos(),
-            }
+            View::Tuple { arity, first: cur.pos() }
         }
         tag::LARGE_TUPLE => {
             let arity = cur.u32()?;
             need_terms(cur, u64::from(arity))?;
-            View::Tuple {
-                arity,
-                first: cur.pos(),
-            }
+            View::Tuple { arity, first: cur.pos() }
         }
         tag::NIL => View::Nil,
         tag::STRING => {
@@ -79,10 +67,7 @@ pub(crate) fn read_view<'a>(
         tag::LIST => {
             let len = cur.u32()?;
             need_terms(cur, u64::from(len) + 1)?;
-            View::List {
-                len,
-                first: cur.pos(),
-            }
+            View::List { len, first: cur.pos() }
         }
         tag::BINARY => {
             let n = len32(cur.u32()?);
@@ -92,18 +77,11 @@ pub(crate) fn read_view<'a>(
             let n = len32(cur.u32()?);
             let bits = cur.u8()?;
             // As OTP: 1..=8 bits used in the last byte, or an empty bitstring.
-            let ok = if n == 0 {
-                bits == 0
-            } else {
-                (1..=8).contains(&bits)
-            };
+            let ok = if n == 0 { bits == 0 } else { (1..=8).contains(&bits) };
             if !ok {
                 return Err(malformed);
             }
-            View::BitBinary {
-                bytes: cur.take(n)?,
-                bits,
-            }
+            View::BitBinary { bytes: cur.take(n)?, bits }
         }
         tag::MAP => {
             let arity = cur.u32()?;
@@ -111,35 +89,20 @@ pub(crate) fn read_view<'a>(
                 return Err(malformed);
             }
             need_terms(cur, 2 * u64::from(arity))?;
-            View::Map {
-                arity,
-                first: cur.pos(),
-            }
+            View::Map { arity, first: cur.pos() }
         }
         tag::PID | tag::NEW_PID => View::Pid(read_pid_body(cur, t, ctx, atoms)?),
         tag::PORT | tag::NEW_PORT | tag::V4_PORT => {
             let node = read_atom(cur, ctx, atoms)?;
-            let id = if t == tag::V4_PORT {
-                cur.u64()?
-            } else {
-                u64::from(cur.u32()?)
-            };
-            let creation = if t == tag::PORT {
-                u32::from(cur.u8()?)
-            } else {
-                cur.u32()?
-            };
+            let id = if t == tag::V4_PORT { cur.u64()? } else { u64::from(cur.u32()?) };
+            let creation = if t == tag::PORT { u32::from(cur.u8()?) } else { cur.u32()? };
             View::Port(PortView { node, id, creation })
         }
         tag::REFERENCE => {
             let node = read_atom(cur, ctx, atoms)?;
             let ids = cur.take(4)?;
             let creation = u32::from(cur.u8()?);
-            View::Ref(RefView {
-                node,
-                creation,
-                ids,
-            })
+            View::Ref(RefView { node, creation, ids })
         }
         tag::NEW_REFERENCE | tag::NEWER_REFERENCE => {
             let len = cur.u16()?;
@@ -147,17 +110,9 @@ pub(crate) fn read_view<'a>(
                 return Err(malformed);
             }
             let node = read_atom(cur, ctx, atoms)?;
-            let creation = if t == tag::NEW_REFERENCE {
-                u32::from(cur.u8()?)
-            } else {
-                cur.u32()?
-            };
+            let creation = if t == tag::NEW_REFERENCE { u32::from(cur.u8()?) } else { cur.u32()? };
             let ids = cur.take(4 * usize::from(len))?;
-            View::Ref(RefView {
-                node,
-                creation,
-                ids,
-            })
+            View::Ref(RefView { node, creation, ids })
         }
         tag::NEW_FUN => View::Fun(read_fun_body(cur, ctx, atoms)?.head()),
         tag::EXPORT => {
@@ -165,13 +120,8 @@ pub(crate) fn read_view<'a>(
             let function = read_atom(cur, ctx, atoms)?;
             let arity_at = cur.pos();
             // OTP writes SMALL_INTEGER_EXT but accepts any integer 0..=255.
-            let arity = u8::try_from(read_int(cur)?)
-                .map_err(|_| Error::new(ErrorKind::MalformedTerm, arity_at))?;
-            View::Export {
-                module,
-                function,
-                arity,
-            }
+            let arity = u8::try_from(read_int(cur)?).map_err(|_| Error::new(ErrorKind::MalformedTerm, arity_at))?;
+            View::Export { module, function, arity }
         }
         tag::RECORD => {
             let num_fields = cur.u32()?;
@@ -186,13 +136,7 @@ pub(crate) fn read_view<'a>(
             let module = read_atom(cur, ctx, atoms)?;
             let name = read_atom(cur, ctx, atoms)?;
             need_terms(cur, 2 * u64::from(num_fields))?;
-            View::Record(RecordView {
-                num_fields,
-                exported,
-                module,
-                name,
-                first_field: cur.pos(),
-            })
+            View::Record(RecordView { num_fields, exported, module, name, first_field: cur.pos() })
         }
         _ => return Err(Error::new(ErrorKind::UnsupportedTag, at)),
     };
@@ -235,24 +179,13 @@ fn read_big<'a>(cur: &mut Cursor<'a>, n: usize) -> Result<View<'a>, Error> {
     let magnitude = cur.take(n)?;
     let significant = magnitude.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     if significant <= 8 {
-        let v = magnitude
-            .iter()
-            .take(significant)
-            .rev()
-            .fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
-        let v = if negative {
-            -i128::from(v)
-        } else {
-            i128::from(v)
-        };
+        let v = magnitude.iter().take(significant).rev().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        let v = if negative { -i128::from(v) } else { i128::from(v) };
         if let Ok(v) = i64::try_from(v) {
             return Ok(View::Int(v));
         }
     }
-    Ok(View::BigInt {
-        negative,
-        magnitude,
-    })
+    Ok(View::BigInt { negative, magnitude })
 }
 
 /// `FLOAT_EXT`: a NUL-padded `%.20e` string; anything else is malformed.
@@ -264,16 +197,10 @@ fn parse_old_float(raw: &[u8]) -> Option<f64> {
 }
 
 /// An atom in any of its five encodings.
-pub(crate) fn read_atom<'a>(
-    cur: &mut Cursor<'a>,
-    ctx: &ScanContext,
-    atoms: Atoms<'a>,
-) -> Result<AtomRef<'a>, Error> {
+pub(crate) fn read_atom<'a>(cur: &mut Cursor<'a>, ctx: &ScanContext, atoms: Atoms<'a>) -> Result<AtomRef<'a>, Error> {
     let at = cur.pos();
     match cur.u8()? {
-        t @ (tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8) => {
-            read_atom_body(cur, t, ctx)
-        }
+        t @ (tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8) => read_atom_body(cur, t, ctx),
         tag::ATOM_CACHE_REF => read_cache_ref(cur, at, ctx, atoms),
         _ => Err(Error::new(ErrorKind::MalformedTerm, at)),
     }
@@ -281,11 +208,7 @@ pub(crate) fn read_atom<'a>(
 
 /// Length and text of an inline atom, checked as OTP does: Latin-1 at most
 /// 255 bytes; UTF-8 valid and at most 255 characters.
-fn read_atom_body<'a>(
-    cur: &mut Cursor<'a>,
-    t: u8,
-    ctx: &ScanContext,
-) -> Result<AtomRef<'a>, Error> {
+fn read_atom_body<'a>(cur: &mut Cursor<'a>, t: u8, ctx: &ScanContext) -> Result<AtomRef<'a>, Error> {
     let at = cur.pos();
     let len = match t {
         tag::ATOM | tag::ATOM_UTF8 => usize::from(cur.u16()?),
@@ -297,8 +220,7 @@ fn read_atom_body<'a>(
     let text = cur.take(len)?;
     let utf8 = matches!(t, tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8);
     if utf8 {
-        let s =
-            std::str::from_utf8(text).map_err(|_| Error::new(ErrorKind::AtomInvalidUtf8, at))?;
+        let s = std::str::from_utf8(text).map_err(|_| Error::new(ErrorKind::AtomInvalidUtf8, at))?;
         // More than 255 characters needs more than 255 bytes: count only then.
         if len > crate::atom::MAX_ATOM_CHARS && s.chars().count() > crate::atom::MAX_ATOM_CHARS {
             return Err(Error::new(ErrorKind::AtomTooLong, at));
@@ -325,11 +247,7 @@ fn read_cache_ref<'a>(
         Some(r) => r.resolve(index).ok_or(out_of_range)?.as_bytes(),
         None => &[],
     };
-    Ok(AtomRef {
-        text,
-        utf8: true,
-        cache_index: Some(index),
-    })
+    Ok(AtomRef { text, utf8: true, cache_index: Some(index) })
 }
 
 /// `SMALL_INTEGER_EXT` or `INTEGER_EXT` (fields inside funs and exports).
@@ -343,35 +261,17 @@ fn read_int(cur: &mut Cursor<'_>) -> Result<i32, Error> {
 }
 
 /// A pid after its tag.
-fn read_pid_body<'a>(
-    cur: &mut Cursor<'a>,
-    t: u8,
-    ctx: &ScanContext,
-    atoms: Atoms<'a>,
-) -> Result<PidView<'a>, Error> {
+fn read_pid_body<'a>(cur: &mut Cursor<'a>, t: u8, ctx: &ScanContext, atoms: Atoms<'a>) -> Result<PidView<'a>, Error> {
     let node = read_atom(cur, ctx, atoms)?;
     let id = cur.u32()?;
     let serial = cur.u32()?;
-    let creation = if t == tag::PID {
-        u32::from(cur.u8()?)
-    } else {
-        cur.u32()?
-    };
-    Ok(PidView {
-        node,
-        id,
-        serial,
-        creation,
-    })
+    let creation = if t == tag::PID { u32::from(cur.u8()?) } else { cur.u32()? };
+    Ok(PidView { node, id, serial, creation })
 }
 
 /// `NEW_FUN_EXT` after its tag: the fixed fields, module, old index and
 /// uniq, and pid are flat; the free variables follow as sub-terms.
-fn read_fun_body<'a>(
-    cur: &mut Cursor<'a>,
-    ctx: &ScanContext,
-    atoms: Atoms<'a>,
-) -> Result<FunView<'a>, Error> {
+fn read_fun_body<'a>(cur: &mut Cursor<'a>, ctx: &ScanContext, atoms: Atoms<'a>) -> Result<FunView<'a>, Error> {
     let start = cur.pos();
     let size = cur.u32()?;
     // Size counts from its own first byte to the end of the fun.
@@ -395,19 +295,8 @@ fn read_fun_body<'a>(
         _ => return Err(Error::new(ErrorKind::MalformedTerm, pid_at)),
     };
     need_terms(cur, u64::from(num_free))?;
-    let fun = FunView {
-        start,
-        size,
-        arity,
-        uniq,
-        index,
-        num_free,
-        module,
-        old_index,
-        old_uniq,
-        pid,
-        first_free: cur.pos(),
-    };
+    let fun =
+        FunView { start, size, arity, uniq, index, num_free, module, old_index, old_uniq, pid, first_free: cur.pos() };
     // Without free variables the size can be checked right away; otherwise
     // the decoder checks it at the end (the scanner cannot, having no stack).
     if num_free == 0 && !fun.size_matches(cur.pos()) {

@@ -55,11 +55,7 @@ impl Default for Scanner {
 impl Scanner {
     /// A scanner at the start of one term.
     pub fn new() -> Self {
-        Scanner {
-            pending: 1,
-            atoms_pending: 0,
-            flags: TermFlags::default(),
-        }
+        Scanner { pending: 1, atoms_pending: 0, flags: TermFlags::default() }
     }
 
     /// What the term contained so far.

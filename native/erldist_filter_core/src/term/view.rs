@@ -126,9 +126,7 @@ pub struct RefView<'a> {
 impl RefView<'_> {
     /// The ids as numbers.
     pub fn ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.ids
-            .chunks_exact(4)
-            .map(|c| c.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)))
+        self.ids.chunks_exact(4).map(|c| c.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)))
     }
 }
 
@@ -224,18 +222,13 @@ impl<'a> View<'a> {
     /// the atoms inside a pid, port, reference, export or record. (A fun's
     /// module and pid are not in its head: read them with
     /// [`Viewer::fun`].)
-    pub fn try_for_each_atom<E>(
-        &self,
-        mut f: impl FnMut(AtomRef<'a>) -> Result<(), E>,
-    ) -> Result<(), E> {
+    pub fn try_for_each_atom<E>(&self, mut f: impl FnMut(AtomRef<'a>) -> Result<(), E>) -> Result<(), E> {
         match *self {
             View::Atom(a) => f(a),
             View::Pid(p) => f(p.node),
             View::Port(p) => f(p.node),
             View::Ref(r) => f(r.node),
-            View::Export {
-                module, function, ..
-            } => f(module).and_then(|()| f(function)),
+            View::Export { module, function, .. } => f(module).and_then(|()| f(function)),
             View::Record(r) => f(r.module).and_then(|()| f(r.name)),
             _ => Ok(()),
         }
@@ -256,8 +249,7 @@ impl<'a> View<'a> {
 
     /// Whether this is one of the atoms `names`.
     pub fn is_atom_in(&self, names: &[&str]) -> bool {
-        self.as_atom()
-            .is_some_and(|a| names.iter().any(|n| a.eq_str(n)))
+        self.as_atom().is_some_and(|a| names.iter().any(|n| a.eq_str(n)))
     }
 
     /// The integer value, if this is an integer that fits `i64`.
@@ -307,10 +299,7 @@ pub struct Viewer<'a> {
 
 impl std::fmt::Debug for Viewer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Viewer")
-            .field("len", &self.bytes.len())
-            .field("ctx", &self.ctx)
-            .finish()
+        f.debug_struct("Viewer").field("len", &self.bytes.len()).field("ctx", &self.ctx).finish()
     }
 }
 
@@ -359,12 +348,7 @@ impl<'a> Viewer<'a> {
     /// list pass `len + 1` to get the tail last; for a map, keys and values
     /// alternate.
     pub fn elements(&self, first: usize, count: u64) -> Elements<'_, 'a> {
-        Elements {
-            viewer: self,
-            next: first,
-            prev: None,
-            left: count,
-        }
+        Elements { viewer: self, next: first, prev: None, left: count }
     }
 
     /// Element positions of the term at `pos` if it is a tuple of exactly

@@ -13,9 +13,7 @@ pub enum Ref<'a> {
 /// The reference table of a 'D'/'E' header: count, flag nibbles, entries.
 /// Long (2-byte) lengths are used when any text is over 255 bytes.
 pub fn atom_table(refs: &[Ref<'_>]) -> Vec<u8> {
-    let long = refs
-        .iter()
-        .any(|r| matches!(r, Ref::New(_, t) if t.len() > 255));
+    let long = refs.iter().any(|r| matches!(r, Ref::New(_, t) if t.len() > 255));
     atom_table_with(refs, long)
 }
 
@@ -66,13 +64,7 @@ pub fn frame_normal(refs: &[Ref<'_>], control: &[u8], payload: &[u8]) -> Vec<u8>
 }
 
 /// A fragment header 'E' announcing `fragments` fragments.
-pub fn frame_frag_header(
-    seq: u64,
-    fragments: u64,
-    refs: &[Ref<'_>],
-    control: &[u8],
-    payload: &[u8],
-) -> Vec<u8> {
+pub fn frame_frag_header(seq: u64, fragments: u64, refs: &[Ref<'_>], control: &[u8], payload: &[u8]) -> Vec<u8> {
     let mut f = vec![131, b'E'];
     f.extend_from_slice(&seq.to_be_bytes());
     f.extend_from_slice(&fragments.to_be_bytes());

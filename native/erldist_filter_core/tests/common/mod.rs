@@ -68,7 +68,11 @@ impl Corpus {
     }
 
     pub fn options(&self) -> ChannelOptions {
-        ChannelOptions { packet_size: PacketSize::Four, dflags: self.meta_int("negotiated_flags"), limits: Limits::default() }
+        ChannelOptions {
+            packet_size: PacketSize::Four,
+            dflags: self.meta_int("negotiated_flags"),
+            limits: Limits::default(),
+        }
     }
 
     /// The frames of the stream (ticks excluded), in order.
@@ -118,6 +122,12 @@ pub fn feed(ch: &mut Channel, cfg: &Config, pieces: &[&[u8]], budget: u64) -> Ve
             if rest.is_empty() {
                 break;
             }
+        }
+        // frames of a re-emitted message the budget left owed
+        while ch.has_pending() {
+            actions.clear();
+            ch.flush(&mut Budget::new(budget), &mut actions);
+            frames.extend(actions.emits.drain(..).filter_map(|e| if let Emit::Owned(v) = e { Some(v) } else { None }));
         }
     }
     frames
