@@ -1,0 +1,241 @@
+%%% Real releases with the safe policy and operators, on loopback, built
+%%% offline from this working tree.
+%%%
+%%% A mix release (`relapp': a tiny Erlang app depending on erldist_filter
+%%% by path) runs with `safe_policy' on, `-proto_dist
+%%% erldist_filter_inet_tcp' and the distribution listening on 127.0.0.1.
+%%% Its `config/runtime.exs' sets `operators' to mix release's own hidden
+%%% node names (`rpc-*', `rem-*') on loopback, unless `RELAPP_OPERATORS'
+%%% is `none'. The release tools find it through an epmd the daemon starts
+%%% on a port of this suite's own (`ERL_EPMD_PORT'), killed at the end.
+%%%
+%%% With operators the release's commands work and an ordinary peer (same
+%%% host, same cookie) is still refused; without them the same commands
+%%% are refused: the policy really is on in both.
+-module(erldist_filter_release_SUITE).
+
+-include_lib("common_test/include/ct.hrl").
+-include_lib("stdlib/include/assert.hrl").
+
+-export([all/0, suite/0]).
+-export([init_per_suite/1, end_per_suite/1]).
+-export([init_per_testcase/2, end_per_testcase/2]).
+
+-export([mix_release_tools_work_for_operators/1]).
+-export([mix_release_tools_refused_without_operators/1]).
+
+-define(BUILD_TIMEOUT, 480000).
+-define(NODE, 'relapp@127.0.0.1').
+-define(COOKIE, "erldist_filter_release_suite").
+
+suite() ->
+    [{timetrap, {minutes, 15}}].
+
+all() ->
+    [mix_release_tools_work_for_operators, mix_release_tools_refused_without_operators].
+
+init_per_suite(Config) ->
+    Root = filename:absname(filename:join([code:lib_dir(erldist_filter), "..", "..", "..", ".."])),
+    case [Tool || Tool <- ["mix", "cargo", "epmd"], os:find_executable(Tool) =:= false] of
+        [] ->
+            Dir = filename:join(?config(priv_dir, Config), "relapp"),
+            ok = write_mix_release_project(Dir, normalize(Root)),
+            build(Dir, "mix release --overwrite", [{"MIX_ENV", "prod"}]),
+            [{root, normalize(Root)}, {relapp, filename:join(Dir, "_build/prod/rel/relapp")},
+             {epmd_port, integer_to_list(free_port())} | Config];
+        Missing ->
+            {fail, {missing_tools, Missing}}
+    end.
+
+end_per_suite(Config) ->
+    %% The epmd the daemons started on our port (nothing registered now).
+    _ = run(".", "epmd -kill", [{"ERL_EPMD_PORT", ?config(epmd_port, Config)}]),
+    ok.
+
+init_per_testcase(_Case, Config) ->
+    [{pid_file, filename:join(?config(priv_dir, Config), "relapp.pid")} | Config].
+
+%% Whatever a failed case left running goes, by its OS pid.
+end_per_testcase(_Case, Config) ->
+    case file:read_file(?config(pid_file, Config)) of
+        {ok, Pid} -> _ = run(".", "kill " ++ binary_to_list(Pid) ++ " 2>/dev/null", []), ok;
+        {error, _} -> ok
+    end,
+    _ = file:delete(?config(pid_file, Config)),
+    ok.
+
+%%% Test cases
+
+mix_release_tools_work_for_operators(Config) ->
+    Env = env(Config, []),
+    start_daemon(Config, Env),
+    %% The policy is really on.
+    ?assertEqual({0, "true\n:erldist_filter_policy\n"},
+                 rel(Config, "rpc ':erldist_filter_nif.config_get(:deep_packet_inspection) |> IO.inspect(); "
+                             ":erldist_filter.handler_get() |> IO.inspect()'", Env)),
+    OsPid = binary_to_list(element(2, file:read_file(?config(pid_file, Config)))),
+    ?assertEqual({0, OsPid ++ "\n"}, rel(Config, "pid", Env)),
+    %% An ordinary peer on the same host with the cookie: the allowlisted
+    %% function runs (it is connected), the others are refused.
+    with_peer(Config, fun(Peer) ->
+        ?assertEqual(?NODE, peer:call(Peer, erpc, call, [?NODE, erlang, node, []])),
+        ?assertEqual({exit, {exception, unauthorized}},
+                     try peer:call(Peer, erpc, call, [?NODE, os, getpid, []])
+                     catch Class:Reason -> {Class, Reason}
+                     end),
+        ?assertEqual({badrpc, {'EXIT', unauthorized}}, peer:call(Peer, rpc, call, [?NODE, os, getpid, []]))
+    end),
+    %% erl_call's random name is no operator: its rex call is answered
+    %% with the refusal, not left to time out.
+    ?assertEqual({0, "{badrpc, {'EXIT', unauthorized}}"}, erl_call(Config, "-a 'os getpid'", Env)),
+    ?assertMatch({0, _}, rel(Config, "stop", Env)),
+    wait_until_down(Config, Env).
+
+mix_release_tools_refused_without_operators(Config) ->
+    Env = env(Config, [{"RELAPP_OPERATORS", "none"}]),
+    start_daemon(Config, Env),
+    {Status, Output} = rel(Config, "rpc 'IO.puts(:ran)'", Env),
+    ?assertNotEqual(0, Status),
+    ?assertNotEqual(nomatch, string:find(Output, "unauthorized")),
+    ?assertEqual(nomatch, string:find(Output, "ran")),
+    ?assertNotEqual(0, element(1, rel(Config, "pid", Env))),
+    ?assertNotEqual(0, element(1, rel(Config, "stop", Env))),
+    %% Still up: stop was refused. Stop it by its OS pid.
+    ?assertEqual(?NODE, with_peer(Config, fun(Peer) -> peer:call(Peer, erpc, call, [?NODE, erlang, node, []]) end)),
+    {ok, OsPid} = file:read_file(?config(pid_file, Config)),
+    {0, _} = run(".", "kill " ++ binary_to_list(OsPid), []),
+    wait_until_down(Config, Env).
+
+%%% The release
+
+write_mix_release_project(Dir, Root) ->
+    [ok = filelib:ensure_path(filename:join(Dir, D)) || D <- ["src", "config", "rel"]],
+    ok = write(Dir, "mix.exs",
+               ["defmodule Relapp.MixProject do\n"
+                "  use Mix.Project\n"
+                "  def project, do: [app: :relapp, version: \"0.1.0\", language: :erlang,\n"
+                "                    deps: [{:erldist_filter, path: ", io_lib:format("~p", [Root]), "}],\n"
+                "                    releases: [relapp: [include_executables_for: [:unix]]]]\n"
+                "  def application, do: [mod: {:relapp_app, []}, extra_applications: [:kernel, :stdlib]]\n"
+                "end\n"]),
+    %% The app writes its OS pid where the test says, so that the test can
+    %% stop a release whose tools are refused.
+    ok = write(Dir, "src/relapp_app.erl",
+               "-module(relapp_app).\n"
+               "-behaviour(application).\n"
+               "-export([start/2, stop/1]).\n"
+               "start(_Type, _Args) ->\n"
+               "    case os:getenv(\"RELAPP_PID_FILE\") of\n"
+               "        false -> ok;\n"
+               "        File -> ok = file:write_file(File, os:getpid())\n"
+               "    end,\n"
+               "    {ok, spawn_link(fun() -> receive after infinity -> ok end end)}.\n"
+               "stop(_State) -> ok.\n"),
+    ok = write(Dir, "config/config.exs",
+               "import Config\n"
+               "config :erldist_filter, safe_policy: true\n"),
+    ok = write(Dir, "config/runtime.exs",
+               "import Config\n"
+               "# mix release's own hidden nodes (bin/relapp rpc, remote, stop, pid), on loopback only.\n"
+               "operators =\n"
+               "  case System.get_env(\"RELAPP_OPERATORS\") do\n"
+               "    \"none\" -> []\n"
+               "    _ -> [{:loopback, [~c\"rpc-*\", ~c\"rem-*\"]}]\n"
+               "  end\n"
+               "config :erldist_filter, operators: operators\n"),
+    ok = write(Dir, "rel/vm.args.eex",
+               "-proto_dist erldist_filter_inet_tcp\n"
+               "-kernel inet_dist_use_interface {127,0,0,1}\n"),
+    write(Dir, "rel/env.sh.eex",
+          "export RELEASE_DISTRIBUTION=name\n"
+          "export RELEASE_NODE=relapp@127.0.0.1\n").
+
+start_daemon(Config, Env) ->
+    ?assertMatch({0, _}, rel(Config, "daemon", Env)),
+    %% Up means: the app has started (pid file) and the node answers a
+    %% peer's connection.
+    poll(fun() ->
+                 filelib:is_regular(?config(pid_file, Config)) andalso
+                     with_peer(Config, fun(Peer) -> peer:call(Peer, net_adm, ping, [?NODE]) end) =:= pong
+         end, 60).
+
+wait_until_down(Config, _Env) ->
+    {ok, OsPid} = file:read_file(?config(pid_file, Config)),
+    poll(fun() -> element(1, run(".", "kill -0 " ++ binary_to_list(OsPid) ++ " 2>/dev/null", [])) =/= 0 end, 60).
+
+rel(Config, Command, Env) ->
+    Bin = filename:join([?config(relapp, Config), "bin", "relapp"]),
+    {Status, Output} = run(".", Bin ++ " " ++ Command, Env),
+    ct:log("relapp ~ts: exit ~b~n~ts", [Command, Status, Output]),
+    {Status, Output}.
+
+erl_call(Config, Args, Env) ->
+    ErlCall = filename:join([code:lib_dir(erl_interface), "bin", "erl_call"]),
+    {Status, Output} = run(".", ErlCall ++ " -R -c " ++ ?COOKIE ++ " -name " ++ atom_to_list(?NODE)
+                           ++ " -timeout 20 " ++ Args, env(Config, Env)),
+    ct:log("erl_call ~ts: exit ~b~n~ts", [Args, Status, Output]),
+    {Status, Output}.
+
+env(Config, Extra) ->
+    [{"ERL_EPMD_PORT", ?config(epmd_port, Config)},
+     {"RELEASE_COOKIE", ?COOKIE},
+     {"RELAPP_PID_FILE", ?config(pid_file, Config)} | Extra].
+
+%% An ordinary node on the same host with the cookie: stock carrier, a
+%% name no operator rule matches.
+with_peer(Config, Fun) ->
+    {ok, Peer, _Node} = peer:start(#{name => peer:random_name(ordinary), host => "127.0.0.1",
+                                     longnames => true, connection => standard_io,
+                                     args => ["-setcookie", ?COOKIE],
+                                     env => [{"ERL_EPMD_PORT", ?config(epmd_port, Config)}]}),
+    try Fun(Peer)
+    after peer:stop(Peer)
+    end.
+
+poll(Fun, 0) ->
+    ?assert(Fun());
+poll(Fun, N) ->
+    case Fun() of
+        true -> ok;
+        false ->
+            receive after 500 -> ok end,
+            poll(Fun, N - 1)
+    end.
+
+free_port() ->
+    {ok, L} = gen_tcp:listen(0, [{ip, {127, 0, 0, 1}}]),
+    {ok, Port} = inet:port(L),
+    ok = gen_tcp:close(L),
+    Port.
+
+%%% Shell helpers (as in erldist_filter_packaging_SUITE)
+
+write(Dir, File, Content) ->
+    file:write_file(filename:join(Dir, File), Content).
+
+build(Dir, Command, Env) ->
+    {Status, Output} = run(Dir, Command, Env),
+    ct:log("~s (in ~s): exit ~b~n~ts", [Command, Dir, Status, Output]),
+    ?assertEqual(0, Status).
+
+run(Dir, Command, Env) ->
+    Port = open_port({spawn_executable, "/bin/sh"},
+                     [{args, ["-c", Command]}, {cd, Dir}, {env, Env}, exit_status,
+                      stderr_to_stdout, binary]),
+    collect(Port, [], erlang:monotonic_time(millisecond) + ?BUILD_TIMEOUT).
+
+collect(Port, Acc, Deadline) ->
+    receive
+        {Port, {data, Data}} -> collect(Port, [Acc, Data], Deadline);
+        {Port, {exit_status, Status}} -> {Status, unicode:characters_to_list(Acc)}
+    after max(0, Deadline - erlang:monotonic_time(millisecond)) ->
+            ct:fail({timeout, iolist_to_binary(Acc)})
+    end.
+
+normalize(Path) ->
+    filename:join(normalize_parts(filename:split(Path), [])).
+
+normalize_parts([], Acc) -> lists:reverse(Acc);
+normalize_parts([".." | Rest], [_ | Acc]) -> normalize_parts(Rest, Acc);
+normalize_parts(["." | Rest], Acc) -> normalize_parts(Rest, Acc);
+normalize_parts([Part | Rest], Acc) -> normalize_parts(Rest, [Part | Acc]).
