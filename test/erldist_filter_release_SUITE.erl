@@ -11,7 +11,15 @@
 %%%
 %%% With operators the release's commands work and an ordinary peer (same
 %%% host, same cookie) is still refused; without them the same commands
-%%% are refused: the policy really is on in both.
+%%% are refused: the policy really is on in both. A node with an operator's
+%%% name connecting from this host's non-loopback address is refused too.
+%%%
+%%% A relx release (`rxapp', `rebar3 release' with a git dependency on this
+%%% repository at HEAD, so it tests the last commit) with `sys.config' and
+%%% `vm.args.src': relx's tools call through `erl_call -R', whose node name
+%%% this node makes up, so its operators rule is every loopback connection
+%%% (`{loopback, ["*"]}'); `daemon', `ping', `eval', `rpc', `stop' work, and
+%%% the policy still holds for a peer on the network address.
 -module(erldist_filter_release_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -23,33 +31,45 @@
 
 -export([mix_release_tools_work_for_operators/1]).
 -export([mix_release_tools_refused_without_operators/1]).
+-export([mix_release_operator_name_from_network_refused/1]).
+-export([relx_release_tools_work_for_operators/1]).
 
 -define(BUILD_TIMEOUT, 480000).
 -define(NODE, 'relapp@127.0.0.1').
+-define(RX_NODE, 'rxapp@127.0.0.1').
 -define(COOKIE, "erldist_filter_release_suite").
 
 suite() ->
     [{timetrap, {minutes, 15}}].
 
 all() ->
-    [mix_release_tools_work_for_operators, mix_release_tools_refused_without_operators].
+    [mix_release_tools_work_for_operators, mix_release_tools_refused_without_operators,
+     mix_release_operator_name_from_network_refused, relx_release_tools_work_for_operators].
 
 init_per_suite(Config) ->
     Root = filename:absname(filename:join([code:lib_dir(erldist_filter), "..", "..", "..", ".."])),
-    case [Tool || Tool <- ["mix", "cargo", "epmd"], os:find_executable(Tool) =:= false] of
+    case [Tool || Tool <- ["mix", "rebar3", "git", "cargo", "epmd"], os:find_executable(Tool) =:= false] of
         [] ->
             Dir = filename:join(?config(priv_dir, Config), "relapp"),
             ok = write_mix_release_project(Dir, normalize(Root)),
             build(Dir, "mix release --overwrite", [{"MIX_ENV", "prod"}]),
+            RxDir = filename:join(?config(priv_dir, Config), "rxapp"),
+            {0, Head} = run(Root, "git rev-parse HEAD", []),
+            ok = write_relx_project(RxDir, normalize(Root), string:trim(Head)),
+            build(RxDir, "rebar3 release", []),
             [{root, normalize(Root)}, {relapp, filename:join(Dir, "_build/prod/rel/relapp")},
+             {rxapp, filename:join(RxDir, "_build/default/rel/rxapp")},
              {epmd_port, integer_to_list(free_port())} | Config];
         Missing ->
             {fail, {missing_tools, Missing}}
     end.
 
 end_per_suite(Config) ->
-    %% The epmd the daemons started on our port (nothing registered now).
-    _ = run(".", "epmd -kill", [{"ERL_EPMD_PORT", ?config(epmd_port, Config)}]),
+    %% The epmd the daemons started on our port (every node is down now).
+    {Status, Output} = run(".", "epmd -kill", [{"ERL_EPMD_PORT", ?config(epmd_port, Config)}]),
+    ct:log("epmd -kill: exit ~b~n~ts", [Status, Output]),
+    %% The clone's cargo target dir is large.
+    _ = file:del_dir_r(filename:join(?config(priv_dir, Config), "rxapp")),
     ok.
 
 init_per_testcase(_Case, Config) ->
@@ -58,8 +78,11 @@ init_per_testcase(_Case, Config) ->
 %% Whatever a failed case left running goes, by its OS pid.
 end_per_testcase(_Case, Config) ->
     case file:read_file(?config(pid_file, Config)) of
-        {ok, Pid} -> _ = run(".", "kill " ++ binary_to_list(Pid) ++ " 2>/dev/null", []), ok;
-        {error, _} -> ok
+        {ok, Pid} ->
+            _ = run(".", "kill " ++ binary_to_list(Pid) ++ " 2>/dev/null", []),
+            wait_until_down(Config);
+        {error, _} ->
+            ok
     end,
     _ = file:delete(?config(pid_file, Config)),
     ok.
@@ -89,7 +112,7 @@ mix_release_tools_work_for_operators(Config) ->
     %% with the refusal, not left to time out.
     ?assertEqual({0, "{badrpc, {'EXIT', unauthorized}}"}, erl_call(Config, "-a 'os getpid'", Env)),
     ?assertMatch({0, _}, rel(Config, "stop", Env)),
-    wait_until_down(Config, Env).
+    wait_until_down(Config).
 
 mix_release_tools_refused_without_operators(Config) ->
     Env = env(Config, [{"RELAPP_OPERATORS", "none"}]),
@@ -104,9 +127,60 @@ mix_release_tools_refused_without_operators(Config) ->
     ?assertEqual(?NODE, with_peer(Config, fun(Peer) -> peer:call(Peer, erpc, call, [?NODE, erlang, node, []]) end)),
     {ok, OsPid} = file:read_file(?config(pid_file, Config)),
     {0, _} = run(".", "kill " ++ binary_to_list(OsPid), []),
-    wait_until_down(Config, Env).
+    wait_until_down(Config).
 
-%%% The release
+%% A node named like mix release's rpc nodes, on this host, but connecting
+%% from a non-loopback address of the host: the name alone is not enough.
+mix_release_operator_name_from_network_refused(Config) ->
+    case network_address() of
+        undefined ->
+            {skip, no_non_loopback_ipv4_address};
+        Ip ->
+            Env = env(Config, []),
+            start_daemon(Config, Env),
+            Options = #{name => peer:random_name('rpc-impostor'),
+                        args => ["-kernel", "inet_dist_connect_options", lists:flatten(io_lib:format("[{ip,~w}]", [Ip]))]},
+            with_peer(Config, Options, fun(Peer) ->
+                ?assertEqual(?NODE, peer:call(Peer, erpc, call, [?NODE, erlang, node, []])),
+                ?assertEqual({exit, {exception, unauthorized}},
+                             try peer:call(Peer, erpc, call, [?NODE, os, getpid, []])
+                             catch Class:Reason -> {Class, Reason}
+                             end)
+            end),
+            %% The same name from loopback is an operator (the control).
+            with_peer(Config, #{name => peer:random_name('rpc-local')}, fun(Peer) ->
+                ?assertMatch(Pid when is_list(Pid), peer:call(Peer, erpc, call, [?NODE, os, getpid, []]))
+            end),
+            ?assertMatch({0, _}, rel(Config, "stop", Env)),
+            wait_until_down(Config)
+    end.
+
+relx_release_tools_work_for_operators(Config) ->
+    Env = env(Config, [{"RXAPP_COOKIE", ?COOKIE}]),
+    ?assertMatch({0, _}, rx(Config, "daemon", Env)),
+    %% `daemon' returns once the node answers `erl_call'.
+    ?assertEqual({0, "pong\n"}, rx(Config, "ping", Env)),
+    ?assertEqual({0, "true\n"}, rx(Config, "eval 'erldist_filter_nif:config_get(deep_packet_inspection).'", Env)),
+    ?assertEqual({0, "erldist_filter_policy\n"}, rx(Config, "eval 'erldist_filter:handler_get().'", Env)),
+    {0, OsPid} = rx(Config, "pid", Env),
+    ?assertMatch({0, _}, rx(Config, "rpc os getpid", Env)),
+    ok = file:write_file(?config(pid_file, Config), string:trim(OsPid)),
+    case network_address() of
+        undefined ->
+            ok;
+        Ip ->
+            Options = #{
+                        args => ["-kernel", "inet_dist_connect_options", lists:flatten(io_lib:format("[{ip,~w}]", [Ip]))]},
+            with_peer(Config, Options, fun(Peer) ->
+                ?assertEqual(?RX_NODE, peer:call(Peer, erpc, call, [?RX_NODE, erlang, node, []])),
+                ?assertEqual({badrpc, {'EXIT', unauthorized}}, peer:call(Peer, rpc, call, [?RX_NODE, os, getpid, []]))
+            end)
+    end,
+    ?assertMatch({0, _}, rx(Config, "stop", Env)),
+    wait_until_down(Config),
+    ?assertMatch({1, "Node is not running!" ++ _}, rx(Config, "ping", Env)).
+
+%%% The releases
 
 write_mix_release_project(Dir, Root) ->
     [ok = filelib:ensure_path(filename:join(Dir, D)) || D <- ["src", "config", "rel"]],
@@ -150,6 +224,28 @@ write_mix_release_project(Dir, Root) ->
           "export RELEASE_DISTRIBUTION=name\n"
           "export RELEASE_NODE=relapp@127.0.0.1\n").
 
+write_relx_project(Dir, Root, Head) ->
+    [ok = filelib:ensure_path(filename:join(Dir, D)) || D <- ["src", "config"]],
+    ok = write(Dir, "rebar.config",
+               io_lib:format("{deps, [{erldist_filter, {git, ~p, {ref, ~p}}}]}.~n"
+                             "{relx, [{release, {rxapp, \"0.1.0\"}, [rxapp, erldist_filter]},~n"
+                             "        {sys_config, \"config/sys.config\"},~n"
+                             "        {vm_args_src, \"config/vm.args.src\"},~n"
+                             "        {mode, prod}]}.~n", ["file://" ++ Root, Head])),
+    ok = write(Dir, "src/rxapp.app.src",
+               "{application, rxapp, [{description, \"relx consumer\"}, {vsn, \"0.1.0\"},\n"
+               " {applications, [kernel, stdlib, erldist_filter]}, {modules, []}, {registered, []}]}.\n"),
+    %% relx's tools use `erl_call -R': a name this node makes up, so the
+    %% rule can only be about the address.
+    ok = write(Dir, "config/sys.config",
+               "[{erldist_filter, [{safe_policy, true},\n"
+               "                   {operators, [{loopback, [\"*\"]}]}]}].\n"),
+    write(Dir, "config/vm.args.src",
+          "-name rxapp@127.0.0.1\n"
+          "-setcookie ${RXAPP_COOKIE}\n"
+          "-proto_dist erldist_filter_inet_tcp\n"
+          "-kernel inet_dist_use_interface {127,0,0,1}\n").
+
 start_daemon(Config, Env) ->
     ?assertMatch({0, _}, rel(Config, "daemon", Env)),
     %% Up means: the app has started (pid file) and the node answers a
@@ -159,9 +255,15 @@ start_daemon(Config, Env) ->
                      with_peer(Config, fun(Peer) -> peer:call(Peer, net_adm, ping, [?NODE]) end) =:= pong
          end, 60).
 
-wait_until_down(Config, _Env) ->
+wait_until_down(Config) ->
     {ok, OsPid} = file:read_file(?config(pid_file, Config)),
     poll(fun() -> element(1, run(".", "kill -0 " ++ binary_to_list(OsPid) ++ " 2>/dev/null", [])) =/= 0 end, 60).
+
+rx(Config, Command, Env) ->
+    Bin = filename:join([?config(rxapp, Config), "bin", "rxapp"]),
+    {Status, Output} = run(".", Bin ++ " " ++ Command, Env),
+    ct:log("rxapp ~ts: exit ~b~n~ts", [Command, Status, Output]),
+    {Status, Output}.
 
 rel(Config, Command, Env) ->
     Bin = filename:join([?config(relapp, Config), "bin", "relapp"]),
@@ -178,18 +280,32 @@ erl_call(Config, Args, Env) ->
 
 env(Config, Extra) ->
     [{"ERL_EPMD_PORT", ?config(epmd_port, Config)},
+     {"ERL_EPMD_ADDRESS", "127.0.0.1"},
      {"RELEASE_COOKIE", ?COOKIE},
      {"RELAPP_PID_FILE", ?config(pid_file, Config)} | Extra].
 
 %% An ordinary node on the same host with the cookie: stock carrier, a
 %% name no operator rule matches.
 with_peer(Config, Fun) ->
-    {ok, Peer, _Node} = peer:start(#{name => peer:random_name(ordinary), host => "127.0.0.1",
-                                     longnames => true, connection => standard_io,
-                                     args => ["-setcookie", ?COOKIE],
+    with_peer(Config, #{}, Fun).
+
+%% `Options': `name', extra `args'.
+with_peer(Config, Options, Fun) ->
+    {ok, Peer, _Node} = peer:start(#{name => maps:get(name, Options, peer:random_name(ordinary)),
+                                     host => "127.0.0.1", longnames => true,
+                                     connection => standard_io,
+                                     args => ["-setcookie", ?COOKIE | maps:get(args, Options, [])],
                                      env => [{"ERL_EPMD_PORT", ?config(epmd_port, Config)}]}),
     try Fun(Peer)
     after peer:stop(Peer)
+    end.
+
+%% A non-loopback IPv4 address of this host, if it has one.
+network_address() ->
+    {ok, Interfaces} = inet:getifaddrs(),
+    case [A || {_, Opts} <- Interfaces, {addr, {B, _, _, _} = A} <- Opts, B =/= 127] of
+        [A | _] -> A;
+        [] -> undefined
     end.
 
 poll(Fun, 0) ->
