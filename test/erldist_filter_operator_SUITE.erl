@@ -2,7 +2,8 @@
 %%% loopback: a victim under the safe policy with `operators' set to
 %%% `{loopback, ["ops*"]}', a peer named `ops…' and one named `other…'.
 %%% The release tools themselves are in `erldist_filter_release_SUITE'
-%%% (and the non-loopback address there).
+%%% (and the non-loopback address there). Last, the same over TLS with
+%%% `{peer_cert, cn, <<"edf_ops">>}': the certificate, not the name.
 -module(erldist_filter_operator_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -15,6 +16,7 @@
 -export([operator_keeps_everything_others_refused/1]).
 -export([operators_apply_at_once/1]).
 -export([erl_call_rex_request_is_answered/1]).
+-export([certificate_operator_over_tls/1]).
 
 %% Run on the peers.
 -export([setup/1]).
@@ -28,18 +30,33 @@ suite() ->
 
 all() ->
     [rules_are_checked, operator_keeps_everything_others_refused, operators_apply_at_once,
-     erl_call_rex_request_is_answered].
+     erl_call_rex_request_is_answered, certificate_operator_over_tls].
 
 init_per_testcase(rules_are_checked, Config) ->
     Config;
+init_per_testcase(certificate_operator_over_tls, Config) ->
+    Dir = filename:join(?config(priv_dir, Config), "tls"),
+    Ca = edf_test_tls:ca(Dir, "edf-cluster"),
+    Tls = fun(Role, Carrier) ->
+                  #{carrier => Carrier, prefix => Role,
+                    ssl_dist_optfile => edf_test_tls:node_optfile(Ca, Role, Dir)}
+          end,
+    %% The other peer is named like an operator: the name does not count.
+    start_peers(Config, "[{peer_cert,cn,<<\"edf_ops\">>}]",
+                (Tls("edf_victim", filter_inet_tls)),
+                (Tls("edf_ops", stock_inet_tls))#{prefix => "other"},
+                (Tls("edf_other", stock_inet_tls))#{prefix => "edf_ops"});
 init_per_testcase(_Case, Config) ->
-    Args = ["-erldist_filter", "safe_policy", "true",
-            "-erldist_filter", "operators", "[{loopback,[\"ops*\"]}]"],
-    {ok, Victim} = edf_test_peer:start(#{prefix => "victim", args => Args}),
-    ok = call(Victim, ?MODULE, setup, [filename:dirname(code:where_is_file("erldist_filter.app"))]),
-    {ok, Ops} = edf_test_peer:start(#{prefix => "ops", carrier => stock_inet}),
-    {ok, Other} = edf_test_peer:start(#{prefix => "other", carrier => stock_inet}),
-    [{victim, Victim}, {ops, Ops}, {other, Other} | Config].
+    start_peers(Config, "[{loopback,[\"ops*\"]}]", #{prefix => "victim"},
+                #{prefix => "ops", carrier => stock_inet}, #{prefix => "other", carrier => stock_inet}).
+
+start_peers(Config, Operators, Victim, Ops, Other) ->
+    Args = ["-erldist_filter", "safe_policy", "true", "-erldist_filter", "operators", Operators],
+    {ok, V} = edf_test_peer:start(Victim#{args => Args}),
+    ok = call(V, ?MODULE, setup, [filename:dirname(code:where_is_file("erldist_filter.app"))]),
+    {ok, O} = edf_test_peer:start(Ops),
+    {ok, X} = edf_test_peer:start(Other),
+    [{victim, V}, {ops, O}, {other, X} | Config].
 
 end_per_testcase(rules_are_checked, _Config) ->
     ok;
@@ -100,6 +117,13 @@ erl_call_rex_request_is_answered(Config) ->
     ?assertEqual({rex, {badrpc, {'EXIT', unauthorized}}},
                  call(?config(other, Config), ?MODULE, rex_call, [V, os, getpid])),
     ?assertEqual({rex, VPid}, call(?config(ops, Config), ?MODULE, rex_call, [V, os, getpid])).
+
+certificate_operator_over_tls(Config) ->
+    V = node_of(?config(victim, Config)),
+    VPid = call(?config(victim, Config), os, getpid, []),
+    ?assertEqual(VPid, call(?config(ops, Config), ?MODULE, erpc_call, [V, os, getpid])),
+    ?assertEqual({'EXIT', {exception, unauthorized}},
+                 call(?config(other, Config), ?MODULE, erpc_call, [V, os, getpid])).
 
 %%% On the peers
 
