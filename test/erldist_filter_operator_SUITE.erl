@@ -17,6 +17,7 @@
 -export([operators_apply_at_once/1]).
 -export([erl_call_rex_request_is_answered/1]).
 -export([certificate_operator_over_tls/1]).
+-export([ipv6_loopback_operator/1]).
 
 %% Run on the peers.
 -export([setup/1]).
@@ -30,7 +31,7 @@ suite() ->
 
 all() ->
     [rules_are_checked, operator_keeps_everything_others_refused, operators_apply_at_once,
-     erl_call_rex_request_is_answered, certificate_operator_over_tls].
+     erl_call_rex_request_is_answered, certificate_operator_over_tls, ipv6_loopback_operator].
 
 init_per_testcase(rules_are_checked, Config) ->
     Config;
@@ -46,6 +47,9 @@ init_per_testcase(certificate_operator_over_tls, Config) ->
                 (Tls("edf_victim", filter_inet_tls)),
                 (Tls("edf_ops", stock_inet_tls))#{prefix => "other"},
                 (Tls("edf_other", stock_inet_tls))#{prefix => "edf_ops"});
+init_per_testcase(ipv6_loopback_operator, Config) ->
+    start_peers(Config, "[{loopback,[\"ops*\"]}]", #{prefix => "victim", carrier => filter_inet6},
+                #{prefix => "ops", carrier => filter_inet6}, #{prefix => "other", carrier => filter_inet6});
 init_per_testcase(_Case, Config) ->
     start_peers(Config, "[{loopback,[\"ops*\"]}]", #{prefix => "victim"},
                 #{prefix => "ops", carrier => stock_inet}, #{prefix => "other", carrier => stock_inet}).
@@ -124,6 +128,10 @@ certificate_operator_over_tls(Config) ->
     ?assertEqual(VPid, call(?config(ops, Config), ?MODULE, erpc_call, [V, os, getpid])),
     ?assertEqual({'EXIT', {exception, unauthorized}},
                  call(?config(other, Config), ?MODULE, erpc_call, [V, os, getpid])).
+
+%% `::1' is loopback too.
+ipv6_loopback_operator(Config) ->
+    operator_keeps_everything_others_refused(Config).
 
 %%% On the peers
 
