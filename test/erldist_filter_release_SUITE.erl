@@ -19,7 +19,9 @@
 %%% `vm.args.src': relx's tools call through `erl_call -R', whose node name
 %%% this node makes up, so its operators rule is every loopback connection
 %%% (`{loopback, ["*"]}'); `daemon', `ping', `eval', `rpc', `stop' work, and
-%%% the policy still holds for a peer on the network address.
+%%% the policy still holds for a peer on the network address. With a
+%%% `sys.config' without operators (`RELX_CONFIG_PATH') the same commands
+%%% are refused, with an answer.
 -module(erldist_filter_release_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -33,6 +35,7 @@
 -export([mix_release_tools_refused_without_operators/1]).
 -export([mix_release_operator_name_from_network_refused/1]).
 -export([relx_release_tools_work_for_operators/1]).
+-export([relx_release_tools_refused_without_operators/1]).
 
 -define(BUILD_TIMEOUT, 480000).
 -define(NODE, 'relapp@127.0.0.1').
@@ -44,7 +47,8 @@ suite() ->
 
 all() ->
     [mix_release_tools_work_for_operators, mix_release_tools_refused_without_operators,
-     mix_release_operator_name_from_network_refused, relx_release_tools_work_for_operators].
+     mix_release_operator_name_from_network_refused, relx_release_tools_work_for_operators,
+     relx_release_tools_refused_without_operators].
 
 init_per_suite(Config) ->
     Root = filename:absname(filename:join([code:lib_dir(erldist_filter), "..", "..", "..", ".."])),
@@ -182,6 +186,22 @@ relx_release_tools_work_for_operators(Config) ->
     wait_until_down(Config),
     ?assertMatch({1, "Node is not running!" ++ _}, rx(Config, "ping", Env)).
 
+relx_release_tools_refused_without_operators(Config) ->
+    NoOperators = filename:join(?config(priv_dir, Config), "no_operators.config"),
+    ok = file:write_file(NoOperators, "[{erldist_filter, [{safe_policy, true}]}].\n"),
+    Env = env(Config, [{"RXAPP_COOKIE", ?COOKIE}, {"RELX_CONFIG_PATH", NoOperators}]),
+    %% `daemon' returns: erl_call gets its (refusing) answer and exits 0.
+    ?assertMatch({0, _}, rx(Config, "daemon", Env)),
+    poll(fun() -> filelib:is_regular(?config(pid_file, Config)) end, 60),
+    Refused = "{badrpc, {'EXIT', unauthorized}}\n",
+    ?assertEqual({0, Refused}, rx(Config, "eval 'erldist_filter:handler_get().'", Env)),
+    ?assertEqual({0, Refused}, rx(Config, "rpc os getpid", Env)),
+    %% `stop' would wait for ever (its is_alive loop cannot tell a
+    %% refusal): stop it by its OS pid.
+    {ok, OsPid} = file:read_file(?config(pid_file, Config)),
+    {0, _} = run(".", "kill " ++ binary_to_list(OsPid), []),
+    wait_until_down(Config).
+
 %%% The releases
 
 write_mix_release_project(Dir, Root) ->
@@ -196,17 +216,7 @@ write_mix_release_project(Dir, Root) ->
                 "end\n"]),
     %% The app writes its OS pid where the test says, so that the test can
     %% stop a release whose tools are refused.
-    ok = write(Dir, "src/relapp_app.erl",
-               "-module(relapp_app).\n"
-               "-behaviour(application).\n"
-               "-export([start/2, stop/1]).\n"
-               "start(_Type, _Args) ->\n"
-               "    case os:getenv(\"RELAPP_PID_FILE\") of\n"
-               "        false -> ok;\n"
-               "        File -> ok = file:write_file(File, os:getpid())\n"
-               "    end,\n"
-               "    {ok, spawn_link(fun() -> receive after infinity -> ok end end)}.\n"
-               "stop(_State) -> ok.\n"),
+    ok = write(Dir, "src/relapp_app.erl", pid_file_app("relapp_app")),
     ok = write(Dir, "config/config.exs",
                "import Config\n"
                "config :erldist_filter, safe_policy: true\n"),
@@ -236,7 +246,9 @@ write_relx_project(Dir, Root, Head) ->
                              "        {mode, prod}]}.~n", ["file://" ++ Root, Head])),
     ok = write(Dir, "src/rxapp.app.src",
                "{application, rxapp, [{description, \"relx consumer\"}, {vsn, \"0.1.0\"},\n"
+               " {mod, {rxapp_app, []}},\n"
                " {applications, [kernel, stdlib, erldist_filter]}, {modules, []}, {registered, []}]}.\n"),
+    ok = write(Dir, "src/rxapp_app.erl", pid_file_app("rxapp_app")),
     %% relx's tools use `erl_call -R': a name this node makes up, so the
     %% rule can only be about the address.
     ok = write(Dir, "config/sys.config",
@@ -247,6 +259,18 @@ write_relx_project(Dir, Root, Head) ->
           "-setcookie ${RXAPP_COOKIE}\n"
           "-proto_dist erldist_filter_inet_tcp\n"
           "-kernel inet_dist_use_interface {127,0,0,1}\n").
+
+pid_file_app(Module) ->
+    ["-module(", Module, ").\n"
+     "-behaviour(application).\n"
+     "-export([start/2, stop/1]).\n"
+     "start(_Type, _Args) ->\n"
+     "    case os:getenv(\"RELAPP_PID_FILE\") of\n"
+     "        false -> ok;\n"
+     "        File -> ok = file:write_file(File, os:getpid())\n"
+     "    end,\n"
+     "    {ok, spawn_link(fun() -> receive after infinity -> ok end end)}.\n"
+     "stop(_State) -> ok.\n"].
 
 start_daemon(Config, Env) ->
     ?assertMatch({0, _}, rel(Config, "daemon", Env)),
