@@ -71,7 +71,7 @@ check() ->
 -spec keys() -> [atom()].
 keys() ->
     [bypass_filter, config, enable_erldist_filter, handler, limits, log_to_default_handler,
-     logger_capacity, policy, protected_refresh_ms, safe_policy, spawn_budget,
+     logger_capacity, operators, policy, protected_refresh_ms, safe_policy, spawn_budget,
      telemetry_interval_ms].
 
 %% @doc One line saying what is in force, for the log and the shell.
@@ -112,6 +112,11 @@ check_key(K, V) when K =:= policy; K =:= spawn_budget ->
     %% Their owners (erldist_filter_policy, erldist_filter_budget) read the
     %% entries; here only the shape.
     each_pair(K, V, fun(_, _) -> ok end);
+check_key(operators, V) ->
+    %% Checked whole here: a wrong rule would silently trust no one, or
+    %% (worse) be read differently than meant.
+    erldist_filter_operator:check(V)
+        orelse invalid(operators, V, [[release_tools, {loopback, [pattern]}, {peer_cert, type, value}]]);
 check_key(K, V) when K =:= telemetry_interval_ms; K =:= protected_refresh_ms ->
     (is_integer(V) andalso V > 0) orelse invalid(K, V, [pos_integer]);
 check_key(K, V) ->

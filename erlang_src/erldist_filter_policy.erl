@@ -192,9 +192,41 @@ config() ->
 
 %%% erldist_filter_handler
 
-%% @doc Operations without payload: EXIT2 and GROUP_LEADER, refused.
--spec classify(erldist_filter_handler:hint(), node(), udist:dop_without_payload()) -> drop.
+%%% Operator hook (see erldist_filter_operator): an operator connection
+%%% keeps everything, logged; every other peer gets the policy.
+
+%% @doc Operations without payload: EXIT2 and GROUP_LEADER, refused
+%% (kept for an operator).
+-spec classify(erldist_filter_handler:hint(), node(), udist:dop_without_payload()) -> keep | drop.
 classify(Hint, Sysname, Control) ->
+    case erldist_filter_operator:is_operator(Sysname) of
+        true -> log(keep, Sysname, Control, #{reason => operator, hint => Hint}), keep;
+        false -> classify_peer(Hint, Sysname, Control)
+    end.
+
+%% @doc Operations with payload.
+-spec classify(erldist_filter_handler:hint(), node(), udist:dop_with_payload(), term()) -> keep | drop.
+classify(Hint, Sysname, Control, Payload) ->
+    case erldist_filter_operator:is_operator(Sysname) of
+        true -> log(keep, Sysname, Control, #{reason => operator, hint => Hint, request => shape(Payload)}), keep;
+        false -> classify_peer(Hint, Sysname, Control, Payload)
+    end.
+
+%% @doc Runs in every process a remote node spawns here (through
+%% `edf:req/3').
+-spec spawn_request_init(node(), module(), atom(), [term()]) -> term().
+spawn_request_init(Sysname, Module, FunctionName, Arguments) ->
+    case erldist_filter_operator:is_operator(Sysname) of
+        true ->
+            log_spawn(keep, Sysname, {Module, FunctionName, length(Arguments)}, operator),
+            erlang:apply(Module, FunctionName, Arguments);
+        false ->
+            spawn_request_init_peer(Sysname, Module, FunctionName, Arguments)
+    end.
+
+%%% End of the operator hook.
+
+classify_peer(Hint, Sysname, Control) ->
     Reason = case Control of
                  _ when ?is_udist_dop_exit2_t(Control) -> exit2_refused;
                  _ when ?is_udist_dop_group_leader_t(Control) -> group_leader_refused;
@@ -203,9 +235,7 @@ classify(Hint, Sysname, Control) ->
     log(drop, Sysname, Control, #{reason => Reason, hint => Hint}),
     drop.
 
-%% @doc Operations with payload.
--spec classify(erldist_filter_handler:hint(), node(), udist:dop_with_payload(), term()) -> keep | drop.
-classify(Hint, Sysname, Control, Payload) ->
+classify_peer(Hint, Sysname, Control, Payload) ->
     Config = config(),
     {Decision, Reason} = send_decision(Sysname, Control, Payload, Hint, Config),
     log(Decision, Sysname, Control, #{reason => Reason, hint => Hint, request => shape(Payload)}),
@@ -213,10 +243,7 @@ classify(Hint, Sysname, Control, Payload) ->
         andalso answer_refused(Sysname, Control, Payload),
     Decision.
 
-%% @doc Runs in every process a remote node spawns here (through
-%% `edf:req/3').
--spec spawn_request_init(node(), module(), atom(), [term()]) -> term().
-spawn_request_init(Sysname, Module, FunctionName, Arguments) ->
+spawn_request_init_peer(Sysname, Module, FunctionName, Arguments) ->
     Config = config(),
     case spawn_decision(Sysname, Module, FunctionName, Arguments, Config) of
         {keep, Reason, Requested} ->
@@ -493,6 +520,9 @@ rex_decision(Sysname, {'$gen_cast', {cast, M, F, A, _Gl}}, _Hint, Config) ->
 rex_decision(Sysname, {'$gen_call', _, {Call, M, F, A, _Gl}}, _Hint, Config)
   when Call =:= call; Call =:= block_call ->
     rex_mfa(Sysname, M, F, A, rex_call_not_allowed, Config);
+rex_decision(Sysname, {From, {call, M, F, A, _Gl}}, _Hint, Config) when is_pid(From) ->
+    %% The C nodes' (erl_call's) form of a call, answered `{rex, Reply}'.
+    rex_mfa(Sysname, M, F, A, rex_call_not_allowed, Config);
 rex_decision(_Sysname, _Payload, _Hint, _Config) ->
     {drop, rex_request}.
 
@@ -582,6 +612,13 @@ answer_refused(Sysname, _Control, {io_request, From, ReplyAs, _Request})
   when is_pid(From), node(From) =:= Sysname ->
     _ = erlang:send(From, {io_reply, ReplyAs, {error, enotsup}}, [noconnect]),
     true;
+answer_refused(Sysname, Control, {From, {call, _M, _F, _A, _Gl}})
+  when is_pid(From), node(From) =:= Sysname ->
+    %% erl_call's rex call waits for `{rex, Reply}'.
+    case target(Control) of
+        rex -> _ = erlang:send(From, {rex, {badrpc, {'EXIT', unauthorized}}}, [noconnect]), true;
+        _ -> false
+    end;
 answer_refused(_Sysname, _Control, _Payload) ->
     false.
 

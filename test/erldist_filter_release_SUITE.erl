@@ -1,0 +1,383 @@
+%%% Real releases with the safe policy and operators, on loopback, built
+%%% offline from this working tree.
+%%%
+%%% A mix release (`relapp': a tiny Erlang app depending on erldist_filter
+%%% by path) runs with `safe_policy' on, `-proto_dist
+%%% erldist_filter_inet_tcp' and the distribution listening on 127.0.0.1.
+%%% Its `config/runtime.exs' sets `operators' to mix release's own hidden
+%%% node names (`rpc-*', `rem-*') on loopback, unless `RELAPP_OPERATORS'
+%%% is `none'. The release tools find it through an epmd the daemon starts
+%%% on a port of this suite's own (`ERL_EPMD_PORT'), killed at the end.
+%%%
+%%% With operators the release's commands work and an ordinary peer (same
+%%% host, same cookie) is still refused; without them the same commands
+%%% are refused: the policy really is on in both. A node with an operator's
+%%% name connecting from this host's non-loopback address is refused too.
+%%%
+%%% A relx release (`rxapp', `rebar3 release' with a git dependency on this
+%%% repository at HEAD, so it tests the last commit) with `sys.config' and
+%%% `vm.args.src': relx's tools call through `erl_call -R', whose node name
+%%% this node makes up, so its operators rule is every loopback connection
+%%% (`{loopback, ["*"]}'); `daemon', `ping', `eval', `rpc', `stop' work, and
+%%% the policy still holds for a peer on the network address. With a
+%%% `sys.config' without operators (`RELX_CONFIG_PATH') the same commands
+%%% are refused, with an answer.
+-module(erldist_filter_release_SUITE).
+
+-include_lib("common_test/include/ct.hrl").
+-include_lib("stdlib/include/assert.hrl").
+
+-export([all/0, suite/0]).
+-export([init_per_suite/1, end_per_suite/1]).
+-export([init_per_testcase/2, end_per_testcase/2]).
+
+-export([mix_release_tools_work_for_operators/1]).
+-export([mix_release_tools_refused_without_operators/1]).
+-export([mix_release_operator_name_from_network_refused/1]).
+-export([relx_release_tools_work_for_operators/1]).
+-export([relx_release_tools_refused_without_operators/1]).
+
+-define(BUILD_TIMEOUT, 480000).
+-define(NODE, 'relapp@127.0.0.1').
+-define(RX_NODE, 'rxapp@127.0.0.1').
+-define(COOKIE, "erldist_filter_release_suite").
+
+suite() ->
+    [{timetrap, {minutes, 15}}].
+
+all() ->
+    [mix_release_tools_work_for_operators, mix_release_tools_refused_without_operators,
+     mix_release_operator_name_from_network_refused, relx_release_tools_work_for_operators,
+     relx_release_tools_refused_without_operators].
+
+init_per_suite(Config) ->
+    Root = filename:absname(filename:join([code:lib_dir(erldist_filter), "..", "..", "..", ".."])),
+    case [Tool || Tool <- ["mix", "rebar3", "git", "cargo", "epmd"], os:find_executable(Tool) =:= false] of
+        [] ->
+            Dir = filename:join(?config(priv_dir, Config), "relapp"),
+            ok = write_mix_release_project(Dir, normalize(Root)),
+            build(Dir, "mix release --overwrite", [{"MIX_ENV", "prod"}]),
+            RxDir = filename:join(?config(priv_dir, Config), "rxapp"),
+            {0, Head} = run(Root, "git rev-parse HEAD", []),
+            ok = write_relx_project(RxDir, normalize(Root), string:trim(Head)),
+            build(RxDir, "rebar3 release", []),
+            [{root, normalize(Root)}, {relapp, filename:join(Dir, "_build/prod/rel/relapp")},
+             {rxapp, filename:join(RxDir, "_build/default/rel/rxapp")},
+             {epmd_port, integer_to_list(free_port())} | Config];
+        Missing ->
+            {fail, {missing_tools, Missing}}
+    end.
+
+end_per_suite(Config) ->
+    %% The epmd the daemons started on our port (every node is down now).
+    {Status, Output} = run(".", "epmd -kill", [{"ERL_EPMD_PORT", ?config(epmd_port, Config)}]),
+    ct:log("epmd -kill: exit ~b~n~ts", [Status, Output]),
+    %% The clone's cargo target dir is large.
+    _ = file:del_dir_r(filename:join(?config(priv_dir, Config), "rxapp")),
+    ok.
+
+init_per_testcase(_Case, Config) ->
+    [{pid_file, filename:join(?config(priv_dir, Config), "relapp.pid")} | Config].
+
+%% Whatever a failed case left running goes, by its OS pid.
+end_per_testcase(_Case, Config) ->
+    case file:read_file(?config(pid_file, Config)) of
+        {ok, Pid} ->
+            _ = run(".", "kill " ++ binary_to_list(Pid) ++ " 2>/dev/null", []),
+            wait_until_down(Config);
+        {error, _} ->
+            ok
+    end,
+    _ = file:delete(?config(pid_file, Config)),
+    ok.
+
+%%% Test cases
+
+mix_release_tools_work_for_operators(Config) ->
+    Env = env(Config, []),
+    start_daemon(Config, Env),
+    %% The policy is really on.
+    ?assertEqual({0, "true\n:erldist_filter_policy\n"},
+                 rel(Config, "rpc ':erldist_filter_nif.config_get(:deep_packet_inspection) |> IO.inspect(); "
+                             ":erldist_filter.handler_get() |> IO.inspect()'", Env)),
+    OsPid = binary_to_list(element(2, file:read_file(?config(pid_file, Config)))),
+    ?assertEqual({0, OsPid ++ "\n"}, rel(Config, "pid", Env)),
+    %% An ordinary peer on the same host with the cookie: the allowlisted
+    %% function runs (it is connected), the others are refused.
+    with_peer(Config, fun(Peer) ->
+        ?assertEqual(?NODE, peer:call(Peer, erpc, call, [?NODE, erlang, node, []])),
+        ?assertEqual({exit, {exception, unauthorized}},
+                     try peer:call(Peer, erpc, call, [?NODE, os, getpid, []])
+                     catch Class:Reason -> {Class, Reason}
+                     end),
+        ?assertEqual({badrpc, {'EXIT', unauthorized}}, peer:call(Peer, rpc, call, [?NODE, os, getpid, []]))
+    end),
+    %% erl_call's random name is no operator: its rex call is answered
+    %% with the refusal, not left to time out.
+    ?assertEqual({0, "{badrpc, {'EXIT', unauthorized}}"}, erl_call(Config, "-a 'os getpid'", Env)),
+    ?assertMatch({0, _}, rel(Config, "stop", Env)),
+    wait_until_down(Config).
+
+mix_release_tools_refused_without_operators(Config) ->
+    Env = env(Config, [{"RELAPP_OPERATORS", "none"}]),
+    start_daemon(Config, Env),
+    {Status, Output} = rel(Config, "rpc 'IO.puts(:ran)'", Env),
+    ?assertNotEqual(0, Status),
+    ?assertNotEqual(nomatch, string:find(Output, "unauthorized")),
+    ?assertEqual(nomatch, string:find(Output, "ran")),
+    ?assertNotEqual(0, element(1, rel(Config, "pid", Env))),
+    ?assertNotEqual(0, element(1, rel(Config, "stop", Env))),
+    %% Still up: stop was refused. Stop it by its OS pid.
+    ?assertEqual(?NODE, with_peer(Config, fun(Peer) -> peer:call(Peer, erpc, call, [?NODE, erlang, node, []]) end)),
+    {ok, OsPid} = file:read_file(?config(pid_file, Config)),
+    {0, _} = run(".", "kill " ++ binary_to_list(OsPid), []),
+    wait_until_down(Config).
+
+%% A node named like mix release's rpc nodes, on this host, but connecting
+%% from a non-loopback address of the host: the name alone is not enough.
+mix_release_operator_name_from_network_refused(Config) ->
+    case network_address() of
+        undefined ->
+            {skip, no_non_loopback_ipv4_address};
+        Ip ->
+            Env = env(Config, []),
+            start_daemon(Config, Env),
+            Options = #{name => peer:random_name('rpc-impostor'),
+                        args => ["-kernel", "inet_dist_connect_options", lists:flatten(io_lib:format("[{ip,~w}]", [Ip]))]},
+            with_peer(Config, Options, fun(Peer) ->
+                ?assertEqual(?NODE, peer:call(Peer, erpc, call, [?NODE, erlang, node, []])),
+                ?assertEqual({exit, {exception, unauthorized}},
+                             try peer:call(Peer, erpc, call, [?NODE, os, getpid, []])
+                             catch Class:Reason -> {Class, Reason}
+                             end)
+            end),
+            %% The same name from loopback is an operator (the control).
+            with_peer(Config, #{name => peer:random_name('rpc-local')}, fun(Peer) ->
+                ?assertMatch(Pid when is_list(Pid), peer:call(Peer, erpc, call, [?NODE, os, getpid, []]))
+            end),
+            ?assertMatch({0, _}, rel(Config, "stop", Env)),
+            wait_until_down(Config)
+    end.
+
+relx_release_tools_work_for_operators(Config) ->
+    Env = env(Config, [{"RXAPP_COOKIE", ?COOKIE}]),
+    ?assertMatch({0, _}, rx(Config, "daemon", Env)),
+    %% `daemon' returns once the node answers `erl_call'.
+    ?assertEqual({0, "pong\n"}, rx(Config, "ping", Env)),
+    ?assertEqual({0, "true\n"}, rx(Config, "eval 'erldist_filter_nif:config_get(deep_packet_inspection).'", Env)),
+    ?assertEqual({0, "erldist_filter_policy\n"}, rx(Config, "eval 'erldist_filter:handler_get().'", Env)),
+    {0, PidLine} = rx(Config, "pid", Env),
+    OsPid = string:trim(PidLine),
+    %% erl_call exits 0 on a refusal too: the output says which.
+    ?assertEqual({0, "\"" ++ OsPid ++ "\"\n"}, rx(Config, "rpc os getpid", Env)),
+    ok = file:write_file(?config(pid_file, Config), OsPid),
+    case network_address() of
+        undefined ->
+            ok;
+        Ip ->
+            Options = #{
+                        args => ["-kernel", "inet_dist_connect_options", lists:flatten(io_lib:format("[{ip,~w}]", [Ip]))]},
+            with_peer(Config, Options, fun(Peer) ->
+                ?assertEqual(?RX_NODE, peer:call(Peer, erpc, call, [?RX_NODE, erlang, node, []])),
+                ?assertEqual({badrpc, {'EXIT', unauthorized}}, peer:call(Peer, rpc, call, [?RX_NODE, os, getpid, []]))
+            end)
+    end,
+    ?assertMatch({0, _}, rx(Config, "stop", Env)),
+    wait_until_down(Config),
+    ?assertMatch({1, "Node is not running!" ++ _}, rx(Config, "ping", Env)).
+
+relx_release_tools_refused_without_operators(Config) ->
+    NoOperators = filename:join(?config(priv_dir, Config), "no_operators.config"),
+    ok = file:write_file(NoOperators, "[{erldist_filter, [{safe_policy, true}]}].\n"),
+    Env = env(Config, [{"RXAPP_COOKIE", ?COOKIE}, {"RELX_CONFIG_PATH", NoOperators}]),
+    %% `daemon' returns: erl_call gets its (refusing) answer and exits 0.
+    ?assertMatch({0, _}, rx(Config, "daemon", Env)),
+    poll(fun() -> filelib:is_regular(?config(pid_file, Config)) end, 60),
+    Refused = "{badrpc, {'EXIT', unauthorized}}\n",
+    ?assertEqual({0, Refused}, rx(Config, "eval 'erldist_filter:handler_get().'", Env)),
+    ?assertEqual({0, Refused}, rx(Config, "rpc os getpid", Env)),
+    %% `stop' would wait for ever (its is_alive loop cannot tell a
+    %% refusal): stop it by its OS pid.
+    {ok, OsPid} = file:read_file(?config(pid_file, Config)),
+    {0, _} = run(".", "kill " ++ binary_to_list(OsPid), []),
+    wait_until_down(Config).
+
+%%% The releases
+
+write_mix_release_project(Dir, Root) ->
+    [ok = filelib:ensure_path(filename:join(Dir, D)) || D <- ["src", "config", "rel"]],
+    ok = write(Dir, "mix.exs",
+               ["defmodule Relapp.MixProject do\n"
+                "  use Mix.Project\n"
+                "  def project, do: [app: :relapp, version: \"0.1.0\", language: :erlang,\n"
+                "                    deps: [{:erldist_filter, path: ", io_lib:format("~p", [Root]), "}],\n"
+                "                    releases: [relapp: [include_executables_for: [:unix]]]]\n"
+                "  def application, do: [mod: {:relapp_app, []}, extra_applications: [:kernel, :stdlib]]\n"
+                "end\n"]),
+    %% The app writes its OS pid where the test says, so that the test can
+    %% stop a release whose tools are refused.
+    ok = write(Dir, "src/relapp_app.erl", pid_file_app("relapp_app")),
+    ok = write(Dir, "config/config.exs",
+               "import Config\n"
+               "config :erldist_filter, safe_policy: true\n"),
+    ok = write(Dir, "config/runtime.exs",
+               "import Config\n"
+               "# mix release's own hidden nodes (bin/relapp rpc, remote, stop, pid), on loopback only.\n"
+               "operators =\n"
+               "  case System.get_env(\"RELAPP_OPERATORS\") do\n"
+               "    \"none\" -> []\n"
+               "    _ -> [:release_tools]\n"
+               "  end\n"
+               "config :erldist_filter, operators: operators\n"),
+    ok = write(Dir, "rel/vm.args.eex",
+               "-proto_dist erldist_filter_inet_tcp\n"
+               "-kernel inet_dist_use_interface {127,0,0,1}\n"),
+    write(Dir, "rel/env.sh.eex",
+          "export RELEASE_DISTRIBUTION=name\n"
+          "export RELEASE_NODE=relapp@127.0.0.1\n").
+
+write_relx_project(Dir, Root, Head) ->
+    [ok = filelib:ensure_path(filename:join(Dir, D)) || D <- ["src", "config"]],
+    ok = write(Dir, "rebar.config",
+               io_lib:format("{deps, [{erldist_filter, {git, ~p, {ref, ~p}}}]}.~n"
+                             "{relx, [{release, {rxapp, \"0.1.0\"}, [rxapp, erldist_filter]},~n"
+                             "        {sys_config, \"config/sys.config\"},~n"
+                             "        {vm_args_src, \"config/vm.args.src\"},~n"
+                             "        {mode, prod}]}.~n", ["file://" ++ Root, Head])),
+    ok = write(Dir, "src/rxapp.app.src",
+               "{application, rxapp, [{description, \"relx consumer\"}, {vsn, \"0.1.0\"},\n"
+               " {mod, {rxapp_app, []}},\n"
+               " {applications, [kernel, stdlib, erldist_filter]}, {modules, []}, {registered, []}]}.\n"),
+    ok = write(Dir, "src/rxapp_app.erl", pid_file_app("rxapp_app")),
+    %% relx's tools use `erl_call -R': a name this node makes up, so the
+    %% rule can only be about the address.
+    ok = write(Dir, "config/sys.config",
+               "[{erldist_filter, [{safe_policy, true},\n"
+               "                   {operators, [{loopback, [\"*\"]}]}]}].\n"),
+    write(Dir, "config/vm.args.src",
+          "-name rxapp@127.0.0.1\n"
+          "-setcookie ${RXAPP_COOKIE}\n"
+          "-proto_dist erldist_filter_inet_tcp\n"
+          "-kernel inet_dist_use_interface {127,0,0,1}\n").
+
+pid_file_app(Module) ->
+    ["-module(", Module, ").\n"
+     "-behaviour(application).\n"
+     "-export([start/2, stop/1]).\n"
+     "start(_Type, _Args) ->\n"
+     "    case os:getenv(\"RELAPP_PID_FILE\") of\n"
+     "        false -> ok;\n"
+     "        File -> ok = file:write_file(File, os:getpid())\n"
+     "    end,\n"
+     "    {ok, spawn_link(fun() -> receive after infinity -> ok end end)}.\n"
+     "stop(_State) -> ok.\n"].
+
+start_daemon(Config, Env) ->
+    ?assertMatch({0, _}, rel(Config, "daemon", Env)),
+    %% Up means: the app has started (pid file) and the node answers a
+    %% peer's connection.
+    poll(fun() ->
+                 filelib:is_regular(?config(pid_file, Config)) andalso
+                     with_peer(Config, fun(Peer) -> peer:call(Peer, net_adm, ping, [?NODE]) end) =:= pong
+         end, 60).
+
+wait_until_down(Config) ->
+    {ok, OsPid} = file:read_file(?config(pid_file, Config)),
+    poll(fun() -> element(1, run(".", "kill -0 " ++ binary_to_list(OsPid) ++ " 2>/dev/null", [])) =/= 0 end, 60).
+
+rx(Config, Command, Env) ->
+    Bin = filename:join([?config(rxapp, Config), "bin", "rxapp"]),
+    {Status, Output} = run(".", Bin ++ " " ++ Command, Env),
+    ct:log("rxapp ~ts: exit ~b~n~ts", [Command, Status, Output]),
+    {Status, Output}.
+
+rel(Config, Command, Env) ->
+    Bin = filename:join([?config(relapp, Config), "bin", "relapp"]),
+    {Status, Output} = run(".", Bin ++ " " ++ Command, Env),
+    ct:log("relapp ~ts: exit ~b~n~ts", [Command, Status, Output]),
+    {Status, Output}.
+
+erl_call(Config, Args, Env) ->
+    ErlCall = filename:join([code:lib_dir(erl_interface), "bin", "erl_call"]),
+    {Status, Output} = run(".", ErlCall ++ " -R -c " ++ ?COOKIE ++ " -name " ++ atom_to_list(?NODE)
+                           ++ " -timeout 20 " ++ Args, env(Config, Env)),
+    ct:log("erl_call ~ts: exit ~b~n~ts", [Args, Status, Output]),
+    {Status, Output}.
+
+env(Config, Extra) ->
+    [{"ERL_EPMD_PORT", ?config(epmd_port, Config)},
+     {"ERL_EPMD_ADDRESS", "127.0.0.1"},
+     {"RELEASE_COOKIE", ?COOKIE},
+     {"RELAPP_PID_FILE", ?config(pid_file, Config)} | Extra].
+
+%% An ordinary node on the same host with the cookie: stock carrier, a
+%% name no operator rule matches.
+with_peer(Config, Fun) ->
+    with_peer(Config, #{}, Fun).
+
+%% `Options': `name', extra `args'.
+with_peer(Config, Options, Fun) ->
+    {ok, Peer, _Node} = peer:start(#{name => maps:get(name, Options, peer:random_name(ordinary)),
+                                     host => "127.0.0.1", longnames => true,
+                                     connection => standard_io,
+                                     args => ["-setcookie", ?COOKIE | maps:get(args, Options, [])],
+                                     env => [{"ERL_EPMD_PORT", ?config(epmd_port, Config)}]}),
+    try Fun(Peer)
+    after peer:stop(Peer)
+    end.
+
+%% A non-loopback IPv4 address of this host, if it has one.
+network_address() ->
+    {ok, Interfaces} = inet:getifaddrs(),
+    case [A || {_, Opts} <- Interfaces, {addr, {B, _, _, _} = A} <- Opts, B =/= 127] of
+        [A | _] -> A;
+        [] -> undefined
+    end.
+
+poll(Fun, 0) ->
+    ?assert(Fun());
+poll(Fun, N) ->
+    case Fun() of
+        true -> ok;
+        false ->
+            receive after 500 -> ok end,
+            poll(Fun, N - 1)
+    end.
+
+free_port() ->
+    {ok, L} = gen_tcp:listen(0, [{ip, {127, 0, 0, 1}}]),
+    {ok, Port} = inet:port(L),
+    ok = gen_tcp:close(L),
+    Port.
+
+%%% Shell helpers (as in erldist_filter_packaging_SUITE)
+
+write(Dir, File, Content) ->
+    file:write_file(filename:join(Dir, File), Content).
+
+build(Dir, Command, Env) ->
+    {Status, Output} = run(Dir, Command, Env),
+    ct:log("~s (in ~s): exit ~b~n~ts", [Command, Dir, Status, Output]),
+    ?assertEqual(0, Status).
+
+run(Dir, Command, Env) ->
+    Port = open_port({spawn_executable, "/bin/sh"},
+                     [{args, ["-c", Command]}, {cd, Dir}, {env, Env}, exit_status,
+                      stderr_to_stdout, binary]),
+    collect(Port, [], erlang:monotonic_time(millisecond) + ?BUILD_TIMEOUT).
+
+collect(Port, Acc, Deadline) ->
+    receive
+        {Port, {data, Data}} -> collect(Port, [Acc, Data], Deadline);
+        {Port, {exit_status, Status}} -> {Status, unicode:characters_to_list(Acc)}
+    after max(0, Deadline - erlang:monotonic_time(millisecond)) ->
+            ct:fail({timeout, iolist_to_binary(Acc)})
+    end.
+
+normalize(Path) ->
+    filename:join(normalize_parts(filename:split(Path), [])).
+
+normalize_parts([], Acc) -> lists:reverse(Acc);
+normalize_parts([".." | Rest], [_ | Acc]) -> normalize_parts(Rest, Acc);
+normalize_parts(["." | Rest], Acc) -> normalize_parts(Rest, Acc);
+normalize_parts([Part | Rest], Acc) -> normalize_parts(Rest, [Part | Acc]).
