@@ -203,15 +203,7 @@ decisions_start() ->
 %% (or `Timeout' ms pass): the decision or `timeout'.
 -spec await_drop(node(), term(), timeout()) -> map() | timeout.
 await_drop(Node, To, Timeout) ->
-    Ref = make_ref(),
-    Pred = fun(#{what := erldist_filter_policy, decision := drop, node := N} = R) ->
-                   N =:= Node andalso maps:get(to, R, undefined) =:= To;
-              (_) -> false
-           end,
-    ?COLLECTOR ! {await, self(), Ref, Pred},
-    receive {Ref, Report} -> Report
-    after Timeout -> timeout
-    end.
+    await_decision(Node, To, drop, Timeout).
 
 %% @doc Block until a decision `Decision' on a message from `Node' to
 %% `To' is logged (or `Timeout' ms pass).

@@ -27,7 +27,6 @@
 -export([build_script_installs_macos_dylib_as_so/1]).
 -export([edoc_chunks_show_in_the_shell/1]).
 
--define(BUILD_TIMEOUT, 480000).
 
 suite() ->
     [{timetrap, {minutes, 15}}].
@@ -38,10 +37,10 @@ all() ->
 
 init_per_suite(Config) ->
     Root = filename:absname(filename:join([code:lib_dir(erldist_filter), "..", "..", "..", ".."])),
-    {0, Head} = run(Root, "git rev-parse HEAD", []),
+    {0, Head} = edf_test_sh:run(Root, "git rev-parse HEAD", []),
     Missing = [Tool || Tool <- ["git", "rebar3", "mix", "cargo"], os:find_executable(Tool) =:= false],
     case Missing of
-        [] -> [{root, normalize(Root)}, {head, string:trim(Head)} | Config];
+        [] -> [{root, edf_test_sh:normalize(Root)}, {head, string:trim(Head)} | Config];
         _ -> {fail, {missing_tools, Missing}}
     end.
 
@@ -61,7 +60,7 @@ rebar3_git_dependency(Config) ->
                "{application, rebar_consumer, [{description, \"consumer\"}, {vsn, \"0.1.0\"},\n"
                " {applications, [kernel, stdlib, erldist_filter]}, {modules, []}, {registered, []}]}.\n"),
     ok = write(Dir, "src/rebar_consumer.erl", consumer_module("rebar_consumer")),
-    build(Dir, "rebar3 compile", []),
+    edf_test_sh:build(Dir, "rebar3 compile", []),
     check(Dir, "erl -noshell -pa _build/default/lib/*/ebin -eval "
           "'rebar_consumer:check(), halt().'", []).
 
@@ -69,7 +68,7 @@ mix_path_dependency(Config) ->
     Dir = consumer_dir(Config, "mix_path_consumer"),
     ok = write(Dir, "mix.exs", mix_project("path: " ++ io_lib:format("~p", [?config(root, Config)]))),
     ok = write(Dir, "src/mix_path_consumer.erl", consumer_module("mix_path_consumer")),
-    build(Dir, "mix deps.get && mix compile", []),
+    edf_test_sh:build(Dir, "mix deps.get && mix compile", []),
     check(Dir, "mix run -e ':mix_path_consumer.check()'", []),
     %% Mix builds the .app from mix.exs, rebar3 from the .app.src: same facts.
     {ok, [{application, erldist_filter, FromMix}]} =
@@ -87,9 +86,9 @@ mix_git_dependency_prebuilt_nif(Config) ->
     ok = write(Dir, "src/mix_git_consumer.erl", consumer_module("mix_git_consumer")),
     Prebuilt = filename:join([Root, "priv", "liberldist_filter_nif.so"]),
     Env = [{"ERLDIST_FILTER_PREBUILT_NIF", Prebuilt}, {"PATH", path_without_cargo()}],
-    {Status, _} = run(Dir, "command -v cargo", Env),
+    {Status, _} = edf_test_sh:run(Dir, "command -v cargo", Env),
     ?assertNotEqual(0, Status),
-    build(Dir, "mix deps.get && mix compile", Env),
+    edf_test_sh:build(Dir, "mix deps.get && mix compile", Env),
     ?assertNot(filelib:is_dir(filename:join([Dir, "deps", "erldist_filter", "target"]))),
     check(Dir, "mix run -e ':mix_git_consumer.check()'", Env).
 
@@ -97,7 +96,7 @@ mix_git_dependency_prebuilt_nif(Config) ->
 %% (internal) ones (into doc/).
 edoc_builds_offline(Config) ->
     Root = ?config(root, Config),
-    build(Root, "rebar3 edoc", []),
+    edf_test_sh:build(Root, "rebar3 edoc", []),
     [?assertEqual({M, not is_hidden(Root, M)},
                   {M, filelib:is_regular(filename:join([Root, "doc", M ++ ".html"]))})
      || M <- modules(Root)],
@@ -107,9 +106,9 @@ edoc_builds_offline(Config) ->
 %% nothing for internal modules.
 edoc_chunks_show_in_the_shell(Config) ->
     Root = ?config(root, Config),
-    build(Root, "rebar3 as chunks edoc", []),
+    edf_test_sh:build(Root, "rebar3 as chunks edoc", []),
     Ebin = filename:join(code:lib_dir(erldist_filter), "ebin"),
-    {0, Shell} = run(Root, "erl -noshell -pa " ++ Ebin ++ " -eval 'c:h(erldist_filter), "
+    {0, Shell} = edf_test_sh:run(Root, "erl -noshell -pa " ++ Ebin ++ " -eval 'c:h(erldist_filter), "
                      "c:h(erldist_filter, config_reload, 0), c:h(erldist_filter_sup), halt().'", []),
     ct:log("~ts", [Shell]),
     [?assertNotEqual(nomatch, string:find(Shell, Text))
@@ -143,7 +142,7 @@ build_script_installs_macos_dylib_as_so(Config) ->
     ok = executable(Bin, "uname", "#!/bin/sh\necho Darwin\n"),
     ok = executable(Bin, "cargo", "#!/bin/sh\nmkdir -p target/release\n"
                                   "echo fake > target/release/liberldist_filter_nif.dylib\n"),
-    {Status, Output} = run(Dir, "sh native/build.sh",
+    {Status, Output} = edf_test_sh:run(Dir, "sh native/build.sh",
                            [{"PATH", Bin ++ ":" ++ os:getenv("PATH")}, {"CARGO_TARGET_DIR", false},
                             {"ERLDIST_FILTER_PREBUILT_NIF", false}]),
     ct:log("~ts", [Output]),
@@ -198,40 +197,16 @@ app_of(Dep) ->
         _ -> "mix_git_consumer"
     end.
 
-build(Dir, Command, Env) ->
-    {Status, Output} = run(Dir, Command, Env),
-    ct:log("~s (in ~s): exit ~b~n~ts", [Command, Dir, Status, Output]),
-    ?assertEqual(0, Status).
 
 check(Dir, Command, Env) ->
-    {Status, Output} = run(Dir, Command, Env),
+    {Status, Output} = edf_test_sh:run(Dir, Command, Env),
     ct:log("~s: exit ~b~n~ts", [Command, Status, Output]),
     ?assertEqual(0, Status),
     ?assertNotEqual(nomatch, string:find(Output, "CONSUMER_OK")).
 
-%% A shell command's exit status and output (stdout and stderr).
-run(Dir, Command, Env) ->
-    Port = open_port({spawn_executable, "/bin/sh"},
-                     [{args, ["-c", Command]}, {cd, Dir}, {env, Env}, exit_status,
-                      stderr_to_stdout, binary]),
-    collect(Port, [], erlang:monotonic_time(millisecond) + ?BUILD_TIMEOUT).
 
-collect(Port, Acc, Deadline) ->
-    receive
-        {Port, {data, Data}} -> collect(Port, [Acc, Data], Deadline);
-        {Port, {exit_status, Status}} -> {Status, unicode:characters_to_list(Acc)}
-    after max(0, Deadline - erlang:monotonic_time(millisecond)) ->
-            ct:fail({timeout, iolist_to_binary(Acc)})
-    end.
 
 path_without_cargo() ->
     Dirs = string:split(os:getenv("PATH"), ":", all),
     string:join([D || D <- Dirs, not filelib:is_regular(filename:join(D, "cargo"))], ":").
 
-normalize(Path) ->
-    filename:join(normalize_parts(filename:split(Path), [])).
-
-normalize_parts([], Acc) -> lists:reverse(Acc);
-normalize_parts([".." | Rest], [_ | Acc]) -> normalize_parts(Rest, Acc);
-normalize_parts(["." | Rest], Acc) -> normalize_parts(Rest, Acc);
-normalize_parts([Part | Rest], Acc) -> normalize_parts(Rest, [Part | Acc]).

@@ -37,7 +37,6 @@
 -export([relx_release_tools_work_for_operators/1]).
 -export([relx_release_tools_refused_without_operators/1]).
 
--define(BUILD_TIMEOUT, 480000).
 -define(NODE, 'relapp@127.0.0.1').
 -define(RX_NODE, 'rxapp@127.0.0.1').
 -define(COOKIE, "erldist_filter_release_suite").
@@ -55,13 +54,13 @@ init_per_suite(Config) ->
     case [Tool || Tool <- ["mix", "rebar3", "git", "cargo", "epmd"], os:find_executable(Tool) =:= false] of
         [] ->
             Dir = filename:join(?config(priv_dir, Config), "relapp"),
-            ok = write_mix_release_project(Dir, normalize(Root)),
-            build(Dir, "mix release --overwrite", [{"MIX_ENV", "prod"}]),
+            ok = write_mix_release_project(Dir, edf_test_sh:normalize(Root)),
+            edf_test_sh:build(Dir, "mix release --overwrite", [{"MIX_ENV", "prod"}]),
             RxDir = filename:join(?config(priv_dir, Config), "rxapp"),
-            {0, Head} = run(Root, "git rev-parse HEAD", []),
-            ok = write_relx_project(RxDir, normalize(Root), string:trim(Head)),
-            build(RxDir, "rebar3 release", []),
-            [{root, normalize(Root)}, {relapp, filename:join(Dir, "_build/prod/rel/relapp")},
+            {0, Head} = edf_test_sh:run(Root, "git rev-parse HEAD", []),
+            ok = write_relx_project(RxDir, edf_test_sh:normalize(Root), string:trim(Head)),
+            edf_test_sh:build(RxDir, "rebar3 release", []),
+            [{root, edf_test_sh:normalize(Root)}, {relapp, filename:join(Dir, "_build/prod/rel/relapp")},
              {rxapp, filename:join(RxDir, "_build/default/rel/rxapp")},
              {epmd_port, integer_to_list(free_port())} | Config];
         Missing ->
@@ -70,7 +69,7 @@ init_per_suite(Config) ->
 
 end_per_suite(Config) ->
     %% The epmd the daemons started on our port (every node is down now).
-    {Status, Output} = run(".", "epmd -kill", [{"ERL_EPMD_PORT", ?config(epmd_port, Config)}]),
+    {Status, Output} = edf_test_sh:run(".", "epmd -kill", [{"ERL_EPMD_PORT", ?config(epmd_port, Config)}]),
     ct:log("epmd -kill: exit ~b~n~ts", [Status, Output]),
     %% The clone's cargo target dir is large.
     _ = file:del_dir_r(filename:join(?config(priv_dir, Config), "rxapp")),
@@ -83,7 +82,7 @@ init_per_testcase(_Case, Config) ->
 end_per_testcase(_Case, Config) ->
     case file:read_file(?config(pid_file, Config)) of
         {ok, Pid} ->
-            _ = run(".", "kill " ++ binary_to_list(Pid) ++ " 2>/dev/null", []),
+            _ = edf_test_sh:run(".", "kill " ++ binary_to_list(Pid) ++ " 2>/dev/null", []),
             wait_until_down(Config);
         {error, _} ->
             ok
@@ -130,7 +129,7 @@ mix_release_tools_refused_without_operators(Config) ->
     %% Still up: stop was refused. Stop it by its OS pid.
     ?assertEqual(?NODE, with_peer(Config, fun(Peer) -> peer:call(Peer, erpc, call, [?NODE, erlang, node, []]) end)),
     {ok, OsPid} = file:read_file(?config(pid_file, Config)),
-    {0, _} = run(".", "kill " ++ binary_to_list(OsPid), []),
+    {0, _} = edf_test_sh:run(".", "kill " ++ binary_to_list(OsPid), []),
     wait_until_down(Config).
 
 %% A node named like mix release's rpc nodes, on this host, but connecting
@@ -199,7 +198,7 @@ relx_release_tools_refused_without_operators(Config) ->
     %% `stop' would wait for ever (its is_alive loop cannot tell a
     %% refusal): stop it by its OS pid.
     {ok, OsPid} = file:read_file(?config(pid_file, Config)),
-    {0, _} = run(".", "kill " ++ binary_to_list(OsPid), []),
+    {0, _} = edf_test_sh:run(".", "kill " ++ binary_to_list(OsPid), []),
     wait_until_down(Config).
 
 %%% The releases
@@ -283,23 +282,23 @@ start_daemon(Config, Env) ->
 
 wait_until_down(Config) ->
     {ok, OsPid} = file:read_file(?config(pid_file, Config)),
-    poll(fun() -> element(1, run(".", "kill -0 " ++ binary_to_list(OsPid) ++ " 2>/dev/null", [])) =/= 0 end, 60).
+    poll(fun() -> element(1, edf_test_sh:run(".", "kill -0 " ++ binary_to_list(OsPid) ++ " 2>/dev/null", [])) =/= 0 end, 60).
 
 rx(Config, Command, Env) ->
     Bin = filename:join([?config(rxapp, Config), "bin", "rxapp"]),
-    {Status, Output} = run(".", Bin ++ " " ++ Command, Env),
+    {Status, Output} = edf_test_sh:run(".", Bin ++ " " ++ Command, Env),
     ct:log("rxapp ~ts: exit ~b~n~ts", [Command, Status, Output]),
     {Status, Output}.
 
 rel(Config, Command, Env) ->
     Bin = filename:join([?config(relapp, Config), "bin", "relapp"]),
-    {Status, Output} = run(".", Bin ++ " " ++ Command, Env),
+    {Status, Output} = edf_test_sh:run(".", Bin ++ " " ++ Command, Env),
     ct:log("relapp ~ts: exit ~b~n~ts", [Command, Status, Output]),
     {Status, Output}.
 
 erl_call(Config, Args, Env) ->
     ErlCall = filename:join([code:lib_dir(erl_interface), "bin", "erl_call"]),
-    {Status, Output} = run(".", ErlCall ++ " -R -c " ++ ?COOKIE ++ " -name " ++ atom_to_list(?NODE)
+    {Status, Output} = edf_test_sh:run(".", ErlCall ++ " -R -c " ++ ?COOKIE ++ " -name " ++ atom_to_list(?NODE)
                            ++ " -timeout 20 " ++ Args, env(Config, Env)),
     ct:log("erl_call ~ts: exit ~b~n~ts", [Args, Status, Output]),
     {Status, Output}.
@@ -355,29 +354,6 @@ free_port() ->
 write(Dir, File, Content) ->
     file:write_file(filename:join(Dir, File), Content).
 
-build(Dir, Command, Env) ->
-    {Status, Output} = run(Dir, Command, Env),
-    ct:log("~s (in ~s): exit ~b~n~ts", [Command, Dir, Status, Output]),
-    ?assertEqual(0, Status).
 
-run(Dir, Command, Env) ->
-    Port = open_port({spawn_executable, "/bin/sh"},
-                     [{args, ["-c", Command]}, {cd, Dir}, {env, Env}, exit_status,
-                      stderr_to_stdout, binary]),
-    collect(Port, [], erlang:monotonic_time(millisecond) + ?BUILD_TIMEOUT).
 
-collect(Port, Acc, Deadline) ->
-    receive
-        {Port, {data, Data}} -> collect(Port, [Acc, Data], Deadline);
-        {Port, {exit_status, Status}} -> {Status, unicode:characters_to_list(Acc)}
-    after max(0, Deadline - erlang:monotonic_time(millisecond)) ->
-            ct:fail({timeout, iolist_to_binary(Acc)})
-    end.
 
-normalize(Path) ->
-    filename:join(normalize_parts(filename:split(Path), [])).
-
-normalize_parts([], Acc) -> lists:reverse(Acc);
-normalize_parts([".." | Rest], [_ | Acc]) -> normalize_parts(Rest, Acc);
-normalize_parts(["." | Rest], Acc) -> normalize_parts(Rest, Acc);
-normalize_parts([Part | Rest], Acc) -> normalize_parts(Rest, [Part | Acc]).

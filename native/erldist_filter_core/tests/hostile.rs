@@ -482,6 +482,26 @@ fn atom_text_over_255_characters_or_not_utf8_is_refused() {
 
 // -------------------------------------------- corpus packets cut anywhere
 
+/// Where a header's atom table of `count` entries, starting at `at` with
+/// its flags, ends (parsed here independently of the crate).
+fn atom_table_end(frame: &[u8], mut at: usize, count: usize) -> usize {
+    if count == 0 {
+        return at;
+    }
+    let flags = &frame[at..at + count / 2 + 1];
+    let nib = |i: usize| if i & 1 == 0 { flags[i / 2] & 15 } else { flags[i / 2] >> 4 };
+    let long = nib(count) & 1 != 0;
+    at += count / 2 + 1;
+    for i in 0..count {
+        at += 1;
+        if nib(i) & 8 != 0 {
+            let len = if long { u16::from_be_bytes([frame[at], frame[at + 1]]) as usize } else { frame[at] as usize };
+            at += if long { 2 } else { 1 } + len;
+        }
+    }
+    at
+}
+
 /// Where the atom table and control-message head of a header frame end
 /// (parsed here independently of the crate), or for 'F' the end of its
 /// 18-byte header. Cuts before this point are detectable in isolation.
@@ -494,20 +514,7 @@ fn head_end(frame: &[u8]) -> usize {
     }
     let count = frame[at] as usize;
     at += 1;
-    if count > 0 {
-        let flags = &frame[at..at + count / 2 + 1];
-        let nib = |i: usize| if i & 1 == 0 { flags[i / 2] & 15 } else { flags[i / 2] >> 4 };
-        let long = nib(count) & 1 != 0;
-        at += count / 2 + 1;
-        for i in 0..count {
-            at += 1;
-            if nib(i) & 8 != 0 {
-                let len =
-                    if long { u16::from_be_bytes([frame[at], frame[at + 1]]) as usize } else { frame[at] as usize };
-                at += if long { 2 } else { 1 } + len;
-            }
-        }
-    }
+    at = atom_table_end(frame, at, count);
     at += match frame[at] {
         104 => 2,
         _ => 5,
@@ -708,20 +715,7 @@ fn control_end(frame: &[u8]) -> usize {
     assert_eq!(frame[1], b'D');
     let count = frame[2] as usize;
     let mut at = 3;
-    if count > 0 {
-        let flags = &frame[at..at + count / 2 + 1];
-        let nib = |i: usize| if i & 1 == 0 { flags[i / 2] & 15 } else { flags[i / 2] >> 4 };
-        let long = nib(count) & 1 != 0;
-        at += count / 2 + 1;
-        for i in 0..count {
-            at += 1;
-            if nib(i) & 8 != 0 {
-                let len =
-                    if long { u16::from_be_bytes([frame[at], frame[at + 1]]) as usize } else { frame[at] as usize };
-                at += if long { 2 } else { 1 } + len;
-            }
-        }
-    }
+    at = atom_table_end(frame, at, count);
     skip_term(frame, &mut at, &ScanContext::internal(count as u8)).expect("corpus control");
     at
 }
