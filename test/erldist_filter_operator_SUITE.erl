@@ -144,7 +144,12 @@ setup(AppDir) ->
 
 %% @private
 erpc_call(Node, M, F) ->
-    catch erpc:call(Node, M, F, []).
+    try erpc:call(Node, M, F, [])
+    catch
+        error:Reason -> {'EXIT', Reason};
+        exit:Reason -> {'EXIT', Reason};
+        throw:Thrown -> Thrown
+    end.
 
 %% @private
 rex_call(Node, M, F) ->
