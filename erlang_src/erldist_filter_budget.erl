@@ -444,6 +444,7 @@ hit(#job{node = Node, mfa = MFA}, Kind, Limit, Used) ->
         undefined -> ok;
         Ref -> counters:add(Ref, kind_index(Kind), 1)
     end,
+    ok = erldist_filter_default_handler:early(),
     ?LOG_WARNING(#{what => budget_exceeded, node => Node, mfa => MFA, kind => Kind,
                    limit => Limit, used => Used},
                  #{domain => [erldist_filter]}),

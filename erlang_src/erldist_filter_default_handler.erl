@@ -13,6 +13,13 @@
 %%% force, at notice). The policy's notices (one per operation it keeps)
 %%% stay out: on a console they would bury everything else.
 %%%
+%%% Reports logged before the application has started (a refusal on a
+%%% connection made during boot) would miss that filter: the places that
+%%% log warnings call `early/0', which adds it until the start has (once
+%%% the start has run, removing the filter is the user's choice). During
+%%% kernel's own start there is no `default' handler yet: what is logged
+%%% then is replayed to it later, through the default filters only.
+%%%
 %%% Elixir's Logger replaces the default handler with its own, which logs
 %%% every domain: nothing to do there. Opt out with the application
 %%% environment `{log_to_default_handler, false}', or remove the filter:
@@ -21,13 +28,31 @@
 -module(erldist_filter_default_handler).
 
 -export([ensure_visible/0]).
+-export([early/0]).
 -export([filter/2]).
 
 -define(FILTER, {fun ?MODULE:filter/2, []}).
 
 %% @doc Add the filter to handler `default' when it exists and lacks it.
+%% Called at application start; from then on `early/0' does nothing.
 -spec ensure_visible() -> ok.
 ensure_visible() ->
+    ok = persistent_term:put({?MODULE, started}, true),
+    maybe_add_filter().
+
+%% @doc Before the application has started: as `ensure_visible/0'. Never
+%% fails (it runs on the paths that log refusals).
+-spec early() -> ok.
+early() ->
+    case persistent_term:get({?MODULE, started}, false) of
+        true -> ok;
+        false ->
+            try maybe_add_filter()
+            catch _:_ -> ok
+            end
+    end.
+
+maybe_add_filter() ->
     case application:get_env(erldist_filter, log_to_default_handler, true) of
         false -> ok;
         _ -> add_filter()     % a wrong value is reported by erldist_filter_config

@@ -186,6 +186,7 @@ put_packets(_State, Rest) ->
 
 %% The filter refused the traffic (or failed): this connection is done.
 fail(Node, Channel, Operation, Reason) ->
+    ok = erldist_filter_default_handler:early(),
     ?LOG_WARNING(#{what => erldist_filter_closed_connection, node => Node,
                    operation => Operation, reason => Reason},
                  #{domain => [erldist_filter]}),
@@ -203,6 +204,7 @@ explain_refusal(#input{node = Node, channel = Channel, last = Actions}) ->
                      {error, {erldist_filter, _, _}} = R <- [check_frame(Channel, F)]],
     case Refusals of
         [Reason | _] ->
+            ok = erldist_filter_default_handler:early(),
             ?LOG_WARNING(#{what => erldist_filter_closed_connection, node => Node,
                            operation => vm_put_data, reason => Reason},
                          #{domain => [erldist_filter]}),

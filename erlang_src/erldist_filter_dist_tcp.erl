@@ -166,6 +166,7 @@ do_accept(Driver, Kernel, AcceptPid, Ctrl, MyNode, Allowed, SetupTime) ->
                                allowed = Allowed},
                     dist_util:handshake_other_started(HSData);
                 {false, IP} ->
+                    ok = erldist_filter_default_handler:early(),
                     ?LOG_ERROR(#{what => connection_from_disallowed_ip, ip => IP},
                                #{domain => [erldist_filter]}),
                     ?shutdown(no_node)
@@ -280,11 +281,13 @@ split_node(Driver, Node, LongOrShortNames) ->
                     {Name, Host}
             end;
         _ ->
+            ok = erldist_filter_default_handler:early(),
             ?LOG_ERROR(#{what => illegal_node_name, node => Node}, #{domain => [erldist_filter]}),
             ?shutdown(Node)
     end.
 
 bad_host(Node, Expected, Host) ->
+    ok = erldist_filter_default_handler:early(),
     ?LOG_ERROR(#{what => illegal_host_name, node => Node, host => Host, expected => Expected},
                #{domain => [erldist_filter]}),
     ?shutdown(Node).

@@ -651,7 +651,7 @@ log(Decision, Sysname, Control, Extra) ->
                           to => target(Control)},
                         Extra),
     case Decision of
-        drop -> ?LOG_WARNING(Report, #{domain => [erldist_filter]});
+        drop -> ok = erldist_filter_default_handler:early(), ?LOG_WARNING(Report, #{domain => [erldist_filter]});
         keep -> ?LOG_NOTICE(Report, #{domain => [erldist_filter]})
     end.
 
@@ -665,7 +665,7 @@ log_spawn(Decision, Sysname, Requested, Reason) ->
                _ -> #{domain => [erldist_filter]}
            end,
     case Decision of
-        drop -> ?LOG_WARNING(Report, Meta);
+        drop -> ok = erldist_filter_default_handler:early(), ?LOG_WARNING(Report, Meta);
         keep -> ?LOG_NOTICE(Report, Meta)
     end.
 

@@ -18,6 +18,7 @@
 
 -export([all/0, suite/0]).
 -export([policy_warning_is_visible/1]).
+-export([early_policy_warning_is_visible/1]).
 -export([configuration_error_is_visible/1]).
 -export([configuration_in_force_is_visible/1]).
 -export([opting_out_leaves_the_default_filters/1]).
@@ -28,7 +29,7 @@ suite() ->
     [{timetrap, {minutes, 2}}].
 
 all() ->
-    [policy_warning_is_visible, configuration_error_is_visible,
+    [policy_warning_is_visible, early_policy_warning_is_visible, configuration_error_is_visible,
      configuration_in_force_is_visible, opting_out_leaves_the_default_filters].
 
 %% The safe policy refuses a spawn of os:getpid/0 from another node and
@@ -45,6 +46,22 @@ policy_warning_is_visible(Config) ->
          || Field <- ["decision: drop", "dop: 'DOP_SPAWN_REQUEST'", "mfa: \\{os,getpid,0\\}",
                       "node: 'a@127\\.0\\.0\\.1'"]],
         ?assertEqual(nomatch, re:run(Log, "decision: keep")),
+        ok
+    end).
+
+%% Before the application starts (a refusal on a connection made during
+%% boot): the NIF has loaded with the safe policy, the application is
+%% only loaded, and the refusal is on the console all the same.
+early_policy_warning_is_visible(Config) ->
+    with_peer(Config, ["-erldist_filter", "safe_policy", "true"], fun(B) ->
+        ?assertEqual(true, call(B, erldist_filter_nif, config_get, [deep_packet_inspection])),
+        ?assertEqual(false, lists:keymember(erldist_filter, 1, call(B, application, which_applications, []))),
+        Log = call(B, ?MODULE, then_read, [?MODULE, policy_decides, ['a@127.0.0.1']]),
+        ?assertMatch({match, _}, re:run(Log, "WARNING REPORT.*mfa: \\{os,getpid,0\\}", [dotall])),
+        %% The start finds the filter there and adds no second one.
+        ok = call(B, application, start, [erldist_filter]),
+        {ok, #{filters := Filters}} = call(B, logger, get_handler_config, [default]),
+        ?assertEqual(1, length([F || {erldist_filter, _} = F <- Filters])),
         ok
     end).
 

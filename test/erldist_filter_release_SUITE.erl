@@ -11,7 +11,9 @@
 %%%
 %%% With operators the release's commands work and an ordinary peer (same
 %%% host, same cookie) is still refused; without them the same commands
-%%% are refused: the policy really is on in both. A node with an operator's
+%%% are refused: the policy really is on in both. The interactive
+%%% `remote' (mix) and `remote_console' (relx) run in a real terminal
+%%% (`edf_test_tmux') and get the node's prompt. A node with an operator's
 %%% name connecting from this host's non-loopback address is refused too.
 %%%
 %%% A relx release (`rxapp', `rebar3 release' with a git dependency on this
@@ -114,6 +116,13 @@ mix_release_tools_work_for_operators(Config) ->
     %% erl_call's random name is no operator: its rex call is answered
     %% with the refusal, not left to time out.
     ?assertEqual({0, "{badrpc, {'EXIT', unauthorized}}"}, erl_call(Config, "-a 'os getpid'", Env)),
+    %% `remote' (a `rem-…' node) gets an iex prompt on the node.
+    in_terminal(Config, "relapp", "remote", Env, fun(Socket) ->
+        edf_test_tmux:await_text(Socket, "iex(relapp@127.0.0.1)1>"),
+        edf_test_tmux:keys(Socket, ":erldist_filter_nif.config_get(:deep_packet_inspection)"),
+        Screen = edf_test_tmux:await_text(Socket, "iex(relapp@127.0.0.1)2>"),
+        ?assertMatch({match, _}, re:run(Screen, "^true\\s*$", [multiline]))
+    end),
     ?assertMatch({0, _}, rel(Config, "stop", Env)),
     wait_until_down(Config).
 
@@ -170,6 +179,14 @@ relx_release_tools_work_for_operators(Config) ->
     %% erl_call exits 0 on a refusal too: the output says which.
     ?assertEqual({0, "\"" ++ OsPid ++ "\"\n"}, rx(Config, "rpc os getpid", Env)),
     ok = file:write_file(?config(pid_file, Config), OsPid),
+    %% `remote_console' (a `remsh…' node, here any loopback node) gets
+    %% the node's prompt.
+    in_terminal(Config, "rxapp", "remote_console", Env, fun(Socket) ->
+        edf_test_tmux:await_text(Socket, "(rxapp@127.0.0.1)1>"),
+        edf_test_tmux:keys(Socket, "erldist_filter_nif:config_get(deep_packet_inspection)."),
+        Screen = edf_test_tmux:await_text(Socket, "(rxapp@127.0.0.1)2>"),
+        ?assertMatch({match, _}, re:run(Screen, "^true\\s*$", [multiline]))
+    end),
     case network_address() of
         undefined ->
             ok;
@@ -302,6 +319,19 @@ erl_call(Config, Args, Env) ->
                            ++ " -timeout 20 " ++ Args, env(Config, Env)),
     ct:log("erl_call ~ts: exit ~b~n~ts", [Args, Status, Output]),
     {Status, Output}.
+
+%% The release's `Command' in a terminal (`edf_test_tmux'), for the
+%% interactive ones; stopping the terminal stops the remote shell's node,
+%% not the release.
+in_terminal(Config, Rel, Command, Env, Fun) ->
+    Bin = filename:join([?config(list_to_atom(Rel), Config), "bin", Rel]),
+    Line = lists:join(" ", ["env"] ++ [K ++ "=" ++ V || {K, V} <- Env] ++ [Bin, Command, "; sleep 600"]),
+    Socket = edf_test_tmux:start(lists:flatten(Line)),
+    try Fun(Socket)
+    after
+        ct:log("~ts", [edf_test_tmux:capture(Socket)]),
+        edf_test_tmux:stop(Socket)
+    end.
 
 env(Config, Extra) ->
     [{"ERL_EPMD_PORT", ?config(epmd_port, Config)},

@@ -8,8 +8,7 @@
 %%% sort keys reorder the rows, and `q' returns to the shell with nothing
 %%% left behind.
 %%%
-%%% A terminal gives no message to wait on: the test polls the screen
-%%% (every 200 ms, bounded).
+%%% The terminal is `edf_test_tmux' (the screen is polled, bounded).
 -module(erldist_filter_top_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -44,9 +43,8 @@ end_per_suite(_Config) ->
     ok.
 
 init_per_testcase(demo_opens_live_view, Config) ->
-    [{socket, socket_name()}, {peers, []} | Config];
+    [{socket, undefined}, {peers, []} | Config];
 init_per_testcase(_TestCase, Config) ->
-    Socket = socket_name(),
     Name = edf_test_epmd:node_name("top", {127, 0, 0, 1}),
     Node = list_to_atom(Name ++ "@127.0.0.1"),
     Dirs = lists:usort([filename:dirname(code:which(M)) || M <- [erldist_filter_nif, edf_test_epmd]]
@@ -59,26 +57,23 @@ init_per_testcase(_TestCase, Config) ->
                            %% console they would push the prompts off screen.
                            "-erldist_filter log_to_default_handler false"]
                      ++ ["-pa " ++ D || D <- Dirs]),
-    ok = tmux(Socket, ["new-session", "-d", "-s", "top", "-x", "200", "-y", "50", lists:flatten(Erl)]),
+    Socket = edf_test_tmux:start(lists:flatten(Erl)),
     try
-        await_screen(Socket, fun(S) -> string:find(S, ")1>") =/= nomatch end),
-        keys(Socket, "application:ensure_all_started(erldist_filter)."),
-        await_screen(Socket, fun(S) -> string:find(S, ")2>") =/= nomatch end),
+        edf_test_tmux:await(Socket, fun(S) -> string:find(S, ")1>") =/= nomatch end),
+        edf_test_tmux:keys(Socket, "application:ensure_all_started(erldist_filter)."),
+        edf_test_tmux:await(Socket, fun(S) -> string:find(S, ")2>") =/= nomatch end),
         {ok, Peers} = edf_test_peer:start_many(2, #{prefix => "toppeer", args => ["-connect_all", "false"]}),
         [{socket, Socket}, {node, Node}, {peers, Peers} | Config]
     catch
         Class:Reason:Stack ->
-            _ = tmux(Socket, ["kill-server"]),
-            _ = file:delete(Socket),
+            edf_test_tmux:stop(Socket),
             erlang:raise(Class, Reason, Stack)
     end.
 
 %% The tmux server (on its own socket) takes the node in it down.
 end_per_testcase(_TestCase, Config) ->
     edf_test_peer:stop_all(?config(peers, Config)),
-    _ = tmux(?config(socket, Config), ["kill-server"]),
-    _ = file:delete(?config(socket, Config)),
-    ok.
+    edf_test_tmux:stop(?config(socket, Config)).
 
 %%% Test cases
 
@@ -92,107 +87,61 @@ live_view_in_tmux(Config) ->
      || {#{pid := Pid}, Refused} <- [{P1, 1}, {P2, 5}]],
     %% Remote erlang:node/0 is allowed, but with a concurrency budget of 0
     %% every such spawn is refused: a budget hit the view counts as a kill.
-    keys(Socket, "application:set_env(erldist_filter, spawn_budget, "
+    edf_test_tmux:keys(Socket, "application:set_env(erldist_filter, spawn_budget, "
                  "#{mfas => [{{erlang, node, 0}, #{concurrency => 0}}]})."),
-    await_screen(Socket, fun(S) -> string:find(S, ")3>") =/= nomatch end),
-    keys(Socket, "erldist_filter_top:start()."),
+    edf_test_tmux:await(Socket, fun(S) -> string:find(S, ")3>") =/= nomatch end),
+    edf_test_tmux:keys(Socket, "erldist_filter_top:start()."),
     [N1, N2] = [atom_to_list(N) || #{node := N} <- [P1, P2]],
-    Screen1 = await_screen(Socket, fun(S) -> has_rows(S, [N1, N2]) end),
+    Screen1 = edf_test_tmux:await(Socket, fun(S) -> has_rows(S, [N1, N2]) end),
     ?assertNotEqual(nomatch, string:find(Screen1, "sort: packets")),
     %% Counters change from one refresh to the next.
     Redirects1 = column(Screen1, N2, redirects),
-    Screen2 = await_screen(Socket, fun(S) -> has_rows(S, [N2]) andalso column(S, N2, redirects) > Redirects1 end),
+    Screen2 = edf_test_tmux:await(Socket, fun(S) -> has_rows(S, [N2]) andalso column(S, N2, redirects) > Redirects1 end),
     ?assert(column(Screen2, N2, packets_per_sec) > 0),
     ?assert(column(Screen2, N2, logs) > 0),
     ?assertEqual(0, column(Screen2, N1, kills)),
     ?assertMatch({error, {exit, {signal, {budget_exceeded, concurrency}}}},
                  peer:call(maps:get(pid, P1), ?MODULE, remote_node, [Node], ?TIMEOUT)),
-    await_screen(Socket, fun(S) -> has_rows(S, [N1]) andalso column(S, N1, kills) =:= 1 end),
+    edf_test_tmux:await(Socket, fun(S) -> has_rows(S, [N1]) andalso column(S, N1, kills) =:= 1 end),
     %% The policy's refusals are logged, and the view shows them.
-    await_screen(Socket, fun(S) -> string:find(S, "erldist_filter_policy") =/= nomatch end),
+    edf_test_tmux:await(Socket, fun(S) -> string:find(S, "erldist_filter_policy") =/= nomatch end),
     %% Sort by node name, then by redirects.
-    keys(Socket, "n"),
-    ScreenN = await_screen(Socket, fun(S) -> string:find(S, "sort: node") =/= nomatch andalso has_rows(S, [N1, N2]) end),
+    edf_test_tmux:keys(Socket, "n"),
+    ScreenN = edf_test_tmux:await(Socket, fun(S) -> string:find(S, "sort: node") =/= nomatch andalso has_rows(S, [N1, N2]) end),
     ?assertEqual([N1, N2], row_order(ScreenN, [N1, N2])),
-    keys(Socket, "r"),
-    ScreenR = await_screen(Socket, fun(S) -> string:find(S, "sort: redirects") =/= nomatch andalso has_rows(S, [N1, N2]) end),
+    edf_test_tmux:keys(Socket, "r"),
+    ScreenR = edf_test_tmux:await(Socket, fun(S) -> string:find(S, "sort: redirects") =/= nomatch andalso has_rows(S, [N1, N2]) end),
     ?assertEqual([N2, N1], row_order(ScreenR, [N1, N2])),
     %% Quit: the shell answers again, and the collector is gone.
-    keys(Socket, "q"),
-    await_screen(Socket, fun(S) -> string:find(S, ")4>") =/= nomatch end),
-    keys(Socket, "{whereis(erldist_filter_top_collector), erldist_filter_telemetry:list_handlers()}."),
-    await_screen(Socket, fun(S) -> string:find(S, "{undefined,[]}") =/= nomatch end).
+    edf_test_tmux:keys(Socket, "q"),
+    edf_test_tmux:await(Socket, fun(S) -> string:find(S, ")4>") =/= nomatch end),
+    edf_test_tmux:keys(Socket, "{whereis(erldist_filter_top_collector), erldist_filter_telemetry:list_handlers()}."),
+    edf_test_tmux:await(Socket, fun(S) -> string:find(S, "{undefined,[]}") =/= nomatch end).
 
 %% `EDF_TOP=1 bash scripts/demo' runs the demo, then opens the live view
 %% of victim 1 while the attacker keeps trying; `q' ends it and the demo
 %% stops its peers.
-demo_opens_live_view(Config) ->
-    Socket = ?config(socket, Config),
+demo_opens_live_view(_Config) ->
     Root = filename:absname(filename:join([code:lib_dir(erldist_filter), "..", "..", "..", ".."])),
-    ok = tmux(Socket, ["new-session", "-d", "-s", "top", "-x", "200", "-y", "50", "-c", Root,
-                       "EDF_TOP=1 bash scripts/demo; echo demo exited $?; sleep 600"]),
-    Screen = await_screen(Socket, fun(S) -> string:find(S, "erldist_filter top  victim1") =/= nomatch
-                                                andalso has_prefix_row(S, "attacker")
-                                                andalso has_prefix_row(S, "victim2") end, 240000),
-    ct:log("~ts", [Screen]),
-    %% The attacker's refused attempts show up as logged decisions.
-    await_screen(Socket, fun(S) -> string:find(S, "what=erldist_filter_policy") =/= nomatch end),
-    keys(Socket, "q"),
-    await_screen(Socket, fun(S) -> string:find(S, "demo exited 0") =/= nomatch end),
-    ?assertNotEqual(nomatch, string:find(capture(Socket), "Peers stopped.")).
+    Socket = edf_test_tmux:start("EDF_TOP=1 bash scripts/demo; echo demo exited $?; sleep 600", #{cwd => Root}),
+    try
+        Screen = edf_test_tmux:await(Socket, fun(S) -> string:find(S, "erldist_filter top  victim1") =/= nomatch
+                                                    andalso has_prefix_row(S, "attacker")
+                                                    andalso has_prefix_row(S, "victim2") end, 240000),
+        ct:log("~ts", [Screen]),
+        %% The attacker's refused attempts show up as logged decisions.
+        edf_test_tmux:await(Socket, fun(S) -> string:find(S, "what=erldist_filter_policy") =/= nomatch end),
+        edf_test_tmux:keys(Socket, "q"),
+        edf_test_tmux:await(Socket, fun(S) -> string:find(S, "demo exited 0") =/= nomatch end),
+        ?assertNotEqual(nomatch, string:find(edf_test_tmux:capture(Socket), "Peers stopped."))
+    after
+        edf_test_tmux:stop(Socket)
+    end.
 
 %%% Helpers (test node)
 
-%% A socket of our own (not the user's tmux server), removed at the end.
-socket_name() ->
-    "/tmp/edf_top_" ++ os:getpid() ++ "_" ++ integer_to_list(erlang:unique_integer([positive])) ++ ".sock".
-
 has_prefix_row(Screen, Prefix) ->
     lists:any(fun([N | _]) -> lists:prefix(Prefix, N); (_) -> false end, rows(Screen)).
-
-tmux(Socket, Args) ->
-    Port = open_port({spawn_executable, os:find_executable("tmux")},
-                     [{args, ["-S", Socket | Args]}, exit_status, stderr_to_stdout, binary]),
-    collect(Port, <<>>).
-
-collect(Port, Acc) ->
-    receive
-        {Port, {data, Data}} -> collect(Port, <<Acc/binary, Data/binary>>);
-        {Port, {exit_status, 0}} -> ok;
-        {Port, {exit_status, Status}} -> {error, Status, Acc}
-    end.
-
-capture(Socket) ->
-    Port = open_port({spawn_executable, os:find_executable("tmux")},
-                     [{args, ["-S", Socket, "capture-pane", "-p", "-t", "top"]}, exit_status, binary]),
-    capture(Port, <<>>).
-
-capture(Port, Acc) ->
-    receive
-        {Port, {data, Data}} -> capture(Port, <<Acc/binary, Data/binary>>);
-        {Port, {exit_status, _}} -> binary_to_list(Acc)
-    end.
-
-keys(Socket, Text) ->
-    ok = tmux(Socket, ["send-keys", "-t", "top", "-l", Text]),
-    ok = tmux(Socket, ["send-keys", "-t", "top", "Enter"]).
-
-await_screen(Socket, Pred) ->
-    await_screen(Socket, Pred, ?TIMEOUT).
-
-await_screen(Socket, Pred, Timeout) ->
-    await_until(Socket, Pred, erlang:monotonic_time(millisecond) + Timeout).
-
-await_until(Socket, Pred, Deadline) ->
-    Screen = capture(Socket),
-    case Pred(Screen) of
-        true -> Screen;
-        false ->
-            case erlang:monotonic_time(millisecond) > Deadline of
-                true -> ct:fail({screen_timeout, Screen});
-                false -> timer:sleep(200), await_until(Socket, Pred, Deadline)
-            end
-    end.
 
 rows(Screen) ->
     [string:lexemes(L, " ") || L <- string:split(Screen, "\n", all)].

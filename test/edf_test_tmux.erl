@@ -1,0 +1,102 @@
+%%% A real terminal for the suites that drive interactive programs (the
+%%% live view, remote shells): one tmux session on a server of its own
+%%% (its own socket, never the user's tmux), typed into with `send-keys'
+%%% and read with `capture-pane'.
+%%%
+%%% A terminal gives no message to wait on: `await/2,3' polls the screen
+%%% (every 200 ms, bounded).
+-module(edf_test_tmux).
+
+-export([start/1, start/2, stop/1]).
+-export([keys/2, send_keys/2, capture/1, await/2, await/3, await_text/2]).
+
+-define(SESSION, "edf").
+-define(TIMEOUT, 30000).
+
+%% @doc A new tmux server running `Command' (a shell command line) in a
+%% 200x50 terminal; `cwd' sets its directory. Returns the socket, which
+%% names the session in every other call.
+-spec start(string()) -> file:filename().
+start(Command) ->
+    start(Command, #{}).
+
+-spec start(string(), #{cwd => file:filename()}) -> file:filename().
+start(Command, Options) ->
+    Socket = "/tmp/edf_tmux_" ++ os:getpid() ++ "_"
+        ++ integer_to_list(erlang:unique_integer([positive])) ++ ".sock",
+    Cwd = case Options of
+              #{cwd := Dir} -> ["-c", Dir];
+              #{} -> []
+          end,
+    ok = tmux(Socket, ["new-session", "-d", "-s", ?SESSION, "-x", "200", "-y", "50"] ++ Cwd ++ [Command]),
+    Socket.
+
+%% @doc Kill the server (and with it whatever runs in the terminal).
+-spec stop(file:filename() | undefined) -> ok.
+stop(undefined) ->
+    ok;
+stop(Socket) ->
+    _ = tmux(Socket, ["kill-server"]),
+    _ = file:delete(Socket),
+    ok.
+
+%% @doc Type `Text' and Enter.
+-spec keys(file:filename(), string()) -> ok.
+keys(Socket, Text) ->
+    ok = send_keys(Socket, Text),
+    ok = tmux(Socket, ["send-keys", "-t", ?SESSION, "Enter"]).
+
+%% @doc Type `Text' as is (no Enter).
+-spec send_keys(file:filename(), string()) -> ok.
+send_keys(Socket, Text) ->
+    tmux(Socket, ["send-keys", "-t", ?SESSION, "-l", Text]).
+
+%% @doc The visible screen.
+-spec capture(file:filename()) -> string().
+capture(Socket) ->
+    Port = open_port({spawn_executable, os:find_executable("tmux")},
+                     [{args, ["-S", Socket, "capture-pane", "-p", "-t", ?SESSION]}, exit_status, binary]),
+    capture_loop(Port, <<>>).
+
+%% @doc Wait (30 s at most) until `Pred(Screen)'; the screen then.
+-spec await(file:filename(), fun((string()) -> boolean())) -> string().
+await(Socket, Pred) ->
+    await(Socket, Pred, ?TIMEOUT).
+
+-spec await(file:filename(), fun((string()) -> boolean()), timeout()) -> string().
+await(Socket, Pred, Timeout) ->
+    await_until(Socket, Pred, erlang:monotonic_time(millisecond) + Timeout).
+
+%% @doc Wait until the screen holds `Text'.
+-spec await_text(file:filename(), string()) -> string().
+await_text(Socket, Text) ->
+    await(Socket, fun(S) -> string:find(S, Text) =/= nomatch end).
+
+tmux(Socket, Args) ->
+    Port = open_port({spawn_executable, os:find_executable("tmux")},
+                     [{args, ["-S", Socket | Args]}, exit_status, stderr_to_stdout, binary]),
+    collect(Port, <<>>).
+
+collect(Port, Acc) ->
+    receive
+        {Port, {data, Data}} -> collect(Port, <<Acc/binary, Data/binary>>);
+        {Port, {exit_status, 0}} -> ok;
+        {Port, {exit_status, Status}} -> {error, Status, Acc}
+    end.
+
+capture_loop(Port, Acc) ->
+    receive
+        {Port, {data, Data}} -> capture_loop(Port, <<Acc/binary, Data/binary>>);
+        {Port, {exit_status, _}} -> binary_to_list(Acc)
+    end.
+
+await_until(Socket, Pred, Deadline) ->
+    Screen = capture(Socket),
+    case Pred(Screen) of
+        true -> Screen;
+        false ->
+            case erlang:monotonic_time(millisecond) > Deadline of
+                true -> ct:fail({screen_timeout, Screen});
+                false -> timer:sleep(200), await_until(Socket, Pred, Deadline)
+            end
+    end.
