@@ -137,7 +137,7 @@ expand(L) when is_list(L) ->
             #vterm_list_ext{len = length(Es), elements = [expand(E) || E <- Es], tail = expand(Tail)}
     end;
 expand(M) when is_map(M) ->
-    #vterm_map_ext{arity = map_size(M), pairs = [{expand(K), expand(V)} || {K, V} <- maps:to_list(M)]};
+    #vterm_map_ext{arity = map_size(M), pairs = [{expand(K), expand(V)} || {K, V} <- encoded_pairs(M)]};
 expand(F) when is_function(F) ->
     case erlang:fun_info(F, type) of
         {type, external} ->
@@ -230,3 +230,19 @@ flat(<<114, L:16, R0/binary>>) ->
 flat(<<90, L:16, R0/binary>>) ->
     {N, <<C:32, Ids:(4 * L)/binary, R/binary>>} = flat(R0),
     {#vterm_newer_reference_ext{len = L, node = N, creation = C, ids = [I || <<I:32>> <= Ids]}, R}.
+
+%% A map's pairs in the order `term_to_binary/1' writes them, which is not
+%% `maps:to_list/1''s for every map on every OTP (large maps differ on 29):
+%% read back from its own encoding, one term at a time.
+encoded_pairs(M) ->
+    <<131, 116, _Arity:32, Pairs/binary>> = term_to_binary(M),
+    read_pairs(Pairs, map_size(M)).
+
+read_pairs(<<>>, 0) ->
+    [];
+read_pairs(Bin, N) ->
+    {K, UsedK} = binary_to_term(<<131, Bin/binary>>, [used]),
+    <<_:(UsedK - 1)/binary, AfterK/binary>> = Bin,
+    {V, UsedV} = binary_to_term(<<131, AfterK/binary>>, [used]),
+    <<_:(UsedV - 1)/binary, Rest/binary>> = AfterK,
+    [{K, V} | read_pairs(Rest, N - 1)].

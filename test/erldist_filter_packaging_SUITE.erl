@@ -117,7 +117,7 @@ edoc_chunks_show_in_the_shell(Config) ->
     %% An internal module: OTP 25 says there is no documentation, 27+
     %% that it is hidden.
     ?assertMatch({match, _}, re:run(Shell, "no documentation for erldist_filter_sup|"
-                                           "documentation for erldist_filter_sup is hidden")),
+                                           "documentation for erldist_filter_sup is hidden", [unicode])),
     [?assertMatch({M, {ok, _}}, {M, file:read_file_info(filename:join([Root, "doc", "chunks", M ++ ".chunk"]))})
      || M <- modules(Root)].
 
