@@ -43,7 +43,7 @@
 -export([spawn_door/1, rex_door/1, global_door/1, pg_door/1, logger_proxy_door/1]).
 
 %% Run on the attacker
--export([erpc_burst/3, rex_burst/3, holder_run/1, holder_stop/1, logger_burst/3, pg_burst/4]).
+-export([erpc_burst/3, rex_burst/3, holder_run/1, holder_stop/1, logger_burst/3, pg_burst/4, pg_resync/1]).
 %% Run on the victim
 -export([setup_victim/3, cost_start/0, cost_end/1, await_marker/2, global_kept/1, pg_kept/0]).
 %% logger handler on the victim
@@ -171,17 +171,30 @@ global_door(Config) ->
 %% size bound) that each replace what that peer had. `pg' is not on the NIF's
 %% OTP name blocklist: its messages are bounded by `max_message_bytes'
 %% (16 MiB) and reach the policy only with a suspicious shape, so nothing
-%% here is logged; what the victim keeps is the last sync's groups.
+%% here is logged: a sync just over the bound is delivered too (checked:
+%% when this changes, the check fails). What the victim keeps is the last
+%% sync's groups; a peer process keeps up to `max_message_bytes' of groups,
+%% and an attacker can have many peer processes (not bounded here).
 pg_door(Config) ->
     Victim = ?config(victim, Config),
     VictimNode = node_of(Victim),
     Bound = maps:get(pg, erldist_filter_policy:default_name_max_bytes()),
     Start = call(Victim, ?MODULE, cost_start, []),
     {Groups0, _} = call(Victim, ?MODULE, pg_kept, []),
-    {Holder, {Joins, Syncs, SyncSize, Count}} = call(?config(attacker, Config), ?MODULE, pg_burst,
-                                                     [VictimNode, 300, 10, Bound]),
+    {Holder, {Joins, Syncs, SyncSize, Count, OverSize}} =
+        call(?config(attacker, Config), ?MODULE, pg_burst, [VictimNode, 300, 10, Bound]),
+    OverKept = call(Victim, ?MODULE, pg_kept, []),
     ?assertEqual({300, 10}, {Joins, Syncs}),
     ?assert(SyncSize =< Bound),
+    ?assert(OverSize > Bound),
+    %% A sync over pg's bound is delivered (known: pg's messages meet the
+    %% bound only when the NIF redirects them), and kept until replaced.
+    OverDecision = call(Victim, edf_test_evasion, await_drop,
+                        [node_of(?config(attacker, Config)), pg, 1000]),
+    ct:comment("pg: a sync of ~p bytes (bound ~p) kept ~p groups, decision ~p",
+               [OverSize, Bound, element(1, OverKept) - Groups0, OverDecision]),
+    ?assertEqual({timeout, Count + 100}, {OverDecision, element(1, OverKept) - Groups0}),
+    ok = call(?config(attacker, Config), ?MODULE, pg_resync, [Holder]),
     {Groups, Members} = call(Victim, ?MODULE, pg_kept, []),
     ct:pal("pg keeps ~p groups, ~p members (sync of ~p bytes)", [Groups - Groups0, Members, SyncSize]),
     %% The last sync replaced the joins: its groups, one member each.
@@ -364,9 +377,24 @@ pg_burst(Node, Joins, Syncs, Bound) ->
     Ref = make_ref(),
     Pid = spawn(fun() ->
                         Parent ! {Ref, pg_burst_run(Node, Joins, Syncs, Bound)},
-                        receive stop -> ok end
+                        pg_holder(Node)
                 end),
     receive {Ref, Result} -> {Pid, Result} end.
+
+%% @private Have the pg holder send its bounded sync again.
+pg_resync(Pid) ->
+    Ref = make_ref(),
+    Pid ! {resync, self(), Ref},
+    receive {Ref, Reply} -> Reply after ?AWAIT_MS -> timeout end.
+
+pg_holder(Node) ->
+    receive
+        stop -> ok;
+        {resync, From, Ref} ->
+            {pg, Node} ! get(edf_cost_sync),
+            From ! {Ref, pg_synced_after(Node, self())},
+            pg_holder(Node)
+    end.
 
 pg_burst_run(Node, Joins, Syncs, Bound) ->
     Peer = self(),
@@ -381,10 +409,21 @@ pg_burst_run(Node, Joins, Syncs, Bound) ->
     Sync = {'$gen_cast', {sync, Peer, Groups}},
     Size = erlang:external_size(Sync),
     [{pg, Node} ! Sync || _ <- lists:seq(1, Syncs)],
+    %% Then one just over the bound (refused or not, see pg_door), and the
+    %% bounded one again.
+    Over = {'$gen_cast', {sync, Peer, [{name(I, 1000), [Peer]} || I <- lists:seq(1, Count + 100)]}},
+    {pg, Node} ! Over,
+    ok = pg_synced_after(Node, Peer),
+    put(edf_cost_sync, Sync),
     %% Order holds between two processes: the same peer asks again.
     {pg, Node} ! {discover, Peer},
     ok = pg_synced(),
-    {Joins, Syncs, Size, Count}.
+    {Joins, Syncs, Size, Count, erlang:external_size(Over)}.
+
+%% pg has handled what `Peer' sent before.
+pg_synced_after(Node, Peer) ->
+    {pg, Node} ! {discover, Peer},
+    pg_synced().
 
 %% pg answers a discover with a sync cast (and a discover of its own).
 pg_synced() ->
