@@ -28,7 +28,10 @@
 %%% test/erldist_filter_cost_SUITE' runs the suite with the bounds loosened
 %%% on the victim (`global_max_name_bytes' and `logger_proxy''s
 %%% `name_max_bytes' huge, `logger_max_depth' huge): the over-bound cases
-%%% are delivered, so `global_door' and `logger_proxy_door' fail.
+%%% are delivered, so `global_door' fails (the name and lock over the bound
+%%% answered `yes'/`true'), and so does `logger_proxy_door' (add `--case
+%%% logger_proxy_door': no refusal logged). `logger_proxy_door' is not in
+%%% `all/0' yet: it fails its no-stall check as it is (see `all/0').
 %%%
 %%% Synchronisation is by replies and messages: calls are synchronous, the
 %%% sends are followed by a marker whose arrival at the target (a logger
