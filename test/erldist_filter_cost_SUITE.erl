@@ -333,7 +333,7 @@ erpc_burst(Node, Requests, Rounds) ->
 rex_burst(Node, Requests, Rounds) ->
     lists:append(
       [[{{rpc, R}, rex_result(rpc:call(Node, M, F, A, 10000))},
-        {{gen_call, R}, rex_result(catch gen_server:call({rex, Node}, {call, M, F, A, group_leader()}, 10000))}]
+        {{gen_call, R}, rex_result(caught(fun() -> gen_server:call({rex, Node}, {call, M, F, A, group_leader()}, 10000) end))}]
        || _ <- lists:seq(1, Rounds), {M, F, A} = R <- Requests]).
 
 rex_result({badrpc, _} = Bad) -> {error, Bad};
@@ -348,12 +348,20 @@ holder_run(Calls) ->
     Ref = make_ref(),
     Pid = spawn(fun() ->
                         Me = self(),
-                        Replies = [catch gen_server:call({Name, Node}, subst(Request, Me), 10000)
+                        Replies = [caught(fun() -> gen_server:call({Name, Node}, subst(Request, Me), 10000) end)
                                    || {Name, Node, Request} <- Calls],
                         Parent ! {Ref, Replies},
                         receive stop -> ok end
                 end),
     receive {Ref, Replies} -> {Pid, Replies} end.
+
+%% What `catch Expr' gave, without it (OTP 29 refuses it).
+caught(F) ->
+    try F()
+    catch
+        throw:Thrown -> Thrown;
+        _:Reason -> {'EXIT', Reason}
+    end.
 
 subst({register, Name, self, Method}, Me) -> {register, Name, Me, Method};
 subst(Request, _Me) -> Request.
