@@ -344,7 +344,17 @@ setup_victim(AppDir, Mode) ->
 
 %% @private
 target_pid(Name) ->
-    whereis(Name).
+    target_pid(Name, 500).
+
+%% A target killed by the previous variant is being restarted by its
+%% supervisor: wait (bounded) until it is registered again.
+target_pid(Name, 0) ->
+    whereis(Name);
+target_pid(Name, Tries) ->
+    case whereis(Name) of
+        undefined -> timer:sleep(10), target_pid(Name, Tries - 1);
+        Pid -> Pid
+    end.
 
 %% @private Whether the signal took effect on `Target'.
 signal_effect(exit_signal, Target, _Agent) ->
