@@ -63,7 +63,11 @@ client(B0) ->
     io:format("RESULT ~s: ~b passed, ~b failed ~w~n",
               [case Failed of [] -> "PASS"; _ -> "FAIL" end,
                length(Results) - length(Failed), length(Failed), Failed]),
+    %% Halting right after the send could drop it: wait (bounded) for B
+    %% to go down, so it does not wait for its watchdog.
+    true = erlang:monitor_node(B, true),
     {edf_pair_server, B} ! stop,
+    receive {nodedown, B} -> ok after 10000 -> ok end,
     erlang:halt(case Failed of [] -> 0; _ -> 1 end).
 
 checks(B) ->
