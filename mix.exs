@@ -14,6 +14,23 @@ defmodule Mix.Tasks.Compile.ErldistFilterNif do
   end
 end
 
+# After Mix's Erlang compile: each module's docs go into its .beam (the same
+# scripts/embed_docs as rebar3 runs), so `h :erldist_filter` works in a
+# dependency and a release.
+defmodule Mix.Tasks.Compile.ErldistFilterDocs do
+  use Mix.Task.Compiler
+
+  @impl true
+  def run(_args) do
+    ebin = Mix.Project.compile_path()
+
+    case System.cmd("escript", ["scripts/embed_docs", ebin], into: IO.stream(:stdio, :line)) do
+      {_, 0} -> {:ok, []}
+      {_, status} -> Mix.raise("scripts/embed_docs failed with status #{status}")
+    end
+  end
+end
+
 defmodule ErldistFilter.MixProject do
   use Mix.Project
 
@@ -23,7 +40,7 @@ defmodule ErldistFilter.MixProject do
       version: "0.2.0",
       elixir: "~> 1.14",
       language: :erlang,
-      compilers: [:erldist_filter_nif] ++ Mix.compilers(),
+      compilers: [:erldist_filter_nif] ++ Mix.compilers() ++ [:erldist_filter_docs],
       erlc_paths: ["erlang_src"],
       erlc_include_path: "include",
       erlc_options: [:debug_info],
@@ -36,7 +53,7 @@ defmodule ErldistFilter.MixProject do
         licenses: ["MIT"],
         links: %{"C NIF it re-implements" => "https://github.com/WhatsApp/erldist_filter"},
         # The Rust sources too: native/build.sh builds the NIF on the user's machine.
-        files: ~w(erlang_src include elixir_lib native priv/.keep Cargo.toml Cargo.lock
+        files: ~w(erlang_src include elixir_lib native priv/.keep scripts/embed_docs Cargo.toml Cargo.lock
                   rebar.config mix.exs README.md LICENSE)
       ]
     ]

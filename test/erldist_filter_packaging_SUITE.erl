@@ -10,8 +10,9 @@
 %%%   `ERLDIST_FILTER_PREBUILT_NIF' pointing at a built NIF: what a user
 %%%   without Rust does with a prebuilt one.
 %%%
+%%% Each consumer also finds the library's documentation (code:get_doc/1).
 %%% The git cases test the last commit, not uncommitted changes. Last,
-%%% `rebar3 edoc' (offline, like everything here).
+%%% `rebar3 edoc' (offline, like everything here) and h/1 in the shell.
 -module(erldist_filter_packaging_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -25,7 +26,7 @@
 -export([mix_git_dependency_prebuilt_nif/1]).
 -export([edoc_builds_offline/1]).
 -export([build_script_installs_macos_dylib_as_so/1]).
--export([edoc_chunks_show_in_the_shell/1]).
+-export([docs_show_in_the_shell/1]).
 
 
 suite() ->
@@ -33,7 +34,7 @@ suite() ->
 
 all() ->
     [rebar3_git_dependency, mix_path_dependency, mix_git_dependency_prebuilt_nif, edoc_builds_offline,
-     build_script_installs_macos_dylib_as_so, edoc_chunks_show_in_the_shell].
+     build_script_installs_macos_dylib_as_so, docs_show_in_the_shell].
 
 init_per_suite(Config) ->
     Root = filename:absname(filename:join([code:lib_dir(erldist_filter), "..", "..", "..", ".."])),
@@ -102,11 +103,11 @@ edoc_builds_offline(Config) ->
      || M <- modules(Root)],
     ?assert(filelib:is_regular(filename:join([Root, "doc", "overview-summary.html"]))).
 
-%% `rebar3 as chunks edoc': the shell's h/1 shows the public API, and
-%% nothing for internal modules.
-edoc_chunks_show_in_the_shell(Config) ->
+%% After every build (rebar3's post hook, mix's compiler step), each
+%% module's documentation is inside its .beam: the shell's h/1 shows the
+%% public API from the build's ebin alone, and nothing for internal modules.
+docs_show_in_the_shell(Config) ->
     Root = ?config(root, Config),
-    edf_test_sh:build(Root, "rebar3 as chunks edoc", []),
     Ebin = filename:join(code:lib_dir(erldist_filter), "ebin"),
     {0, Shell} = edf_test_sh:run(Root, "erl -noshell -pa " ++ Ebin ++ " -eval 'c:h(erldist_filter), "
                      "c:h(erldist_filter, config_reload, 0), c:h(erldist_filter_sup), halt().'", []),
@@ -118,7 +119,8 @@ edoc_chunks_show_in_the_shell(Config) ->
     %% that it is hidden.
     ?assertMatch({match, _}, re:run(Shell, "no documentation for erldist_filter_sup|"
                                            "documentation for erldist_filter_sup is hidden", [unicode])),
-    [?assertMatch({M, {ok, _}}, {M, file:read_file_info(filename:join([Root, "doc", "chunks", M ++ ".chunk"]))})
+    [?assertMatch({M, {ok, {_, [{"Docs", _}]}}},
+                  {M, beam_lib:chunks(filename:join(Ebin, M ++ ".beam"), ["Docs"])})
      || M <- modules(Root)].
 
 modules(Root) ->
@@ -181,6 +183,8 @@ consumer_module(Name) ->
      "    true = is_list(Actions),\n"
      "    #{entry := #{sysname := 'peer@host'}, rx := #{stats := #{dist_tick_count := 1}}} =\n"
      "        erldist_filter_nif:channel_inspect(Ch),\n"
+     "    %% The docs travel inside the .beam files.\n"
+     "    {ok, {docs_v1, _, erlang, _, #{<<\"en\">> := _}, _, [_ | _]}} = code:get_doc(erldist_filter),\n"
      "    io:format(\"CONSUMER_OK ~p~n\", [erldist_filter_nif:version()]).\n"].
 
 mix_project(Dep) ->
