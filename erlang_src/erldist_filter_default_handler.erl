@@ -17,8 +17,11 @@
 %%% connection made during boot) would miss that filter: the places that
 %%% log warnings call `early/0', which adds it until the start has (once
 %%% the start has run, removing the filter is the user's choice). During
-%%% kernel's own start there is no `default' handler yet: what is logged
-%%% then is replayed to it later, through the default filters only.
+%%% kernel's own start (the carrier listens then) there is no `default'
+%%% handler yet but kernel's `simple' one, which prints at once, in the
+%%% same format, through the same filters: the filter goes there. (When
+%%% kernel then adds `default', it replays what `simple' saw through the
+%%% default filters only, so nothing is printed twice.)
 %%%
 %%% Elixir's Logger replaces the default handler with its own, which logs
 %%% every domain: nothing to do there. Opt out with the application
@@ -59,14 +62,22 @@ maybe_add_filter() ->
     end.
 
 add_filter() ->
-    case logger:get_handler_config(default) of
+    case add_filter(default) of
+        {error, {not_found, default}} -> add_filter(simple);
+        ok -> ok
+    end.
+
+add_filter(Handler) ->
+    case logger:get_handler_config(Handler) of
         {ok, #{filters := Filters}} ->
             case lists:keymember(erldist_filter, 1, Filters) of
                 true -> ok;
-                false -> add_filter_result(logger:add_handler_filter(default, erldist_filter, ?FILTER))
+                false -> add_filter_result(logger:add_handler_filter(Handler, erldist_filter, ?FILTER))
             end;
-        {error, {not_found, default}} ->
-            ok
+        {error, {not_found, simple}} ->
+            ok;
+        {error, {not_found, default}} = NotFound ->
+            NotFound
     end.
 
 %% Another process may have added it in between.

@@ -55,11 +55,36 @@ address(Driver) ->
     inet_tcp_dist:gen_address(Driver).
 
 %% @doc Open the listen socket (`{packet, 2}', passive) and register with
-%% the epmd module, exactly as stock.
+%% the epmd module, exactly as stock, once the NIF's library is found.
 -spec listen(driver(), atom() | string(), string()) ->
     {ok, {port(), #net_address{}, non_neg_integer()}} | {error, term()}.
 listen(Driver, Name, Host) ->
-    inet_tcp_dist:gen_listen(Driver, Name, Host).
+    case nif_present() of
+        ok -> inet_tcp_dist:gen_listen(Driver, Name, Host);
+        {error, _} = Error -> Error
+    end.
+
+%% Without the NIF's library every connection would be refused, and the
+%% user would learn why only at the first one: check at listen that it is
+%% there, so a node without it does not start distribution, with a reason
+%% that says what to do. At boot that reason is all the user sees (net_kernel
+%% prints it; the VM stops before a logger prints anything), so it is a
+%% sentence. The NIF itself still loads at the first connection (the
+%% application's environment is read then). TLS listens through here too.
+-spec nif_present() -> ok | {error, {erldist_filter_nif_missing, string()}}.
+nif_present() ->
+    Lib = erldist_filter_nif_library:path() ++ ".so",
+    case code:is_loaded(erldist_filter_nif) =/= false orelse prim_file:read_file_info(Lib) of
+        true -> ok;
+        {ok, _} -> ok;
+        {error, _} ->
+            Why = lists:flatten(io_lib:format("~ts is missing; build and install it with `sh native/build.sh' "
+                                              "or set ERLDIST_FILTER_PREBUILT_NIF (README: Troubleshooting)",
+                                              [Lib])),
+            ok = erldist_filter_default_handler:early(),
+            ?LOG_ERROR(#{what => erldist_filter_nif_missing, why => Why}, #{domain => [erldist_filter]}),
+            {error, {erldist_filter_nif_missing, Why}}
+    end.
 
 %% @doc Start the acceptor, linked to net_kernel (the caller).
 -spec accept(driver(), port()) -> pid().

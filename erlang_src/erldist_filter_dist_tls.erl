@@ -47,12 +47,12 @@ childspecs() ->
     {ok, Specs} = inet_tls_dist:childspecs(),
     {ok, Specs ++ [erldist_filter_peer_cert:child_spec()]}.
 
-%% @doc Listen as over TCP; the address says `tls', as net_kernel expects
-%% in the accept messages.
+%% @doc Listen as over TCP (once the NIF's library is found); the address
+%% says `tls', as net_kernel expects in the accept messages.
 -spec listen(driver(), atom() | string(), string()) ->
     {ok, {port(), #net_address{}, non_neg_integer()}} | {error, term()}.
 listen(Driver, Name, Host) ->
-    case inet_tcp_dist:gen_listen(Driver, Name, Host) of
+    case erldist_filter_dist_tcp:listen(Driver, Name, Host) of
         {ok, {Listen, Address, Creation}} ->
             {ok, {Listen, Address#net_address{protocol = tls}, Creation}};
         Error ->

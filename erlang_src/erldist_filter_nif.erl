@@ -126,8 +126,7 @@
 
 -spec init() -> ok | {error, term()}.
 init() ->
-    Path = filename:join(priv_dir(), "liberldist_filter_nif"),
-    case erlang:load_nif(Path, #{schedulers => erlang:system_info(schedulers)}) of
+    case erlang:load_nif(erldist_filter_nif_library:path(), #{schedulers => erlang:system_info(schedulers)}) of
         ok ->
             remember_defaults(),
             lists:foreach(fun apply_setting/1, erldist_filter_env:settings());
@@ -166,20 +165,6 @@ apply_setting(Setting) ->
         error:badarg ->
             ?LOG_ERROR(#{what => bad_app_env, setting => Setting}, #{domain => [erldist_filter]})
     end.
-
-priv_dir() ->
-    case code:priv_dir(erldist_filter) of
-        Dir when is_list(Dir) ->
-            case filelib:is_file(filename:join(Dir, "liberldist_filter_nif.so")) of
-                true -> Dir;
-                false -> fallback_priv_dir()
-            end;
-        {error, bad_name} ->
-            fallback_priv_dir()
-    end.
-
-fallback_priv_dir() ->
-    filename:join(filename:dirname(filename:dirname(code:which(?MODULE))), "priv").
 
 %%--------------------------------------------------------------------
 %% Channels

@@ -22,6 +22,7 @@
 -export([configuration_error_is_visible/1]).
 -export([configuration_in_force_is_visible/1]).
 -export([opting_out_leaves_the_default_filters/1]).
+-export([missing_nif_stops_distribution_with_a_reason/1]).
 -export([then_read/3]).
 -export([policy_decides/1]).
 
@@ -30,7 +31,8 @@ suite() ->
 
 all() ->
     [policy_warning_is_visible, early_policy_warning_is_visible, configuration_error_is_visible,
-     configuration_in_force_is_visible, opting_out_leaves_the_default_filters].
+     configuration_in_force_is_visible, opting_out_leaves_the_default_filters,
+     missing_nif_stops_distribution_with_a_reason].
 
 %% The safe policy refuses a spawn of os:getpid/0 from another node and
 %% logs a warning; it lets erlang:node/0 run and logs a notice, which
@@ -96,6 +98,28 @@ opting_out_leaves_the_default_filters(Config) ->
         ?assertEqual(nomatch, re:run(Log, "DOP_SPAWN_REQUEST")),
         ok
     end).
+
+%% A copy of the library without its NIF, started with the carrier: the
+%% node does not start distribution, and the reason, which the VM prints at
+%% boot (before any logger does), names the missing file and the fix. The
+%% control: the build itself, same command, comes up distributed.
+missing_nif_stops_distribution_with_a_reason(Config) ->
+    Ebin = filename:join(code:lib_dir(erldist_filter), "ebin"),
+    Copy = filename:join([?config(priv_dir, Config), "no_nif", "erldist_filter"]),
+    ok = filelib:ensure_path(filename:join(Copy, "priv")),
+    {0, _} = edf_test_sh:run(Copy, "cp -r " ++ Ebin ++ " ebin", []),
+    Boot = fun(Dir) ->
+               edf_test_sh:run(Dir, "erl -noshell -pa " ++ filename:join(Dir, "ebin") ++
+                                    " -name nonif@127.0.0.1 -proto_dist erldist_filter_inet_tcp"
+                                    " -eval 'io:format(\"up ~p~n\", [node()]), halt().'", [])
+           end,
+    {Status, Output} = Boot(Copy),
+    ct:log("~ts", [Output]),
+    ?assertNotEqual(0, Status),
+    ?assertNotEqual(nomatch, string:find(Output, filename:join(Copy, "priv/liberldist_filter_nif.so")
+                                                 ++ " is missing; build and install it")),
+    ?assertEqual(nomatch, string:find(Output, "up ")),
+    ?assertMatch({0, "up 'nonif@127.0.0.1'" ++ _}, Boot(filename:dirname(Ebin))).
 
 %%% On the peer
 
