@@ -116,7 +116,7 @@ check_key(operators, V) ->
     %% Checked whole here: a wrong rule would silently trust no one, or
     %% (worse) be read differently than meant.
     erldist_filter_operator:check(V)
-        orelse invalid(operators, V, [[release_tools, {loopback, [pattern]}, {peer_cert, type, value}]]);
+        orelse invalid(operators, V, [[release_tools, {loopback, [pattern | dynamic]}, {peer_cert, type, value}]]);
 check_key(K, V) when K =:= telemetry_interval_ms; K =:= protected_refresh_ms ->
     (is_integer(V) andalso V > 0) orelse invalid(K, V, [pos_integer]);
 check_key(K, V) ->

@@ -9,7 +9,10 @@
 %%% <li>`{loopback, Patterns}': the connection's peer address is a
 %%%   loopback address (`127.0.0.0/8', `::1', `::ffff:127.x.y.z') and the
 %%%   node's name (the part before `@') matches one of `Patterns'
-%%%   (strings; `*' matches any run of characters).</li>
+%%%   (strings; `*' matches any run of characters), or the pattern
+%%%   `dynamic' is among them and this node made up the name (the peer
+%%%   connected with a host only and asked for a name: `erl_call -R',
+%%%   `erl -name undefined@Host ...', relx's `remote_console').</li>
 %%% <li>`release_tools': `{loopback, release_tool_names()}'.</li>
 %%% <li>`{peer_cert, Type, Value}': the node is connected over the TLS
 %%%   carrier with a certificate whose subject or alternative names hold
@@ -28,18 +31,23 @@
 -export([release_tool_names/0]).
 -export([check/1]).
 
--type pattern() :: string() | binary().
+-type pattern() :: string() | binary() | dynamic.
 -type rule() :: release_tools | {loopback, [pattern()]} | {peer_cert, atom() | tuple(), term()}.
 -export_type([rule/0]).
 
 %% @doc The names release tools give their hidden nodes: mix release's
 %% `rpc-*' (rpc, eval of stop, pid, restart) and `rem-*' (remote); relx's
-%% `remsh*' (remote_console, also a hand-made `erl -remsh' named so) and
-%% `maint*' (relx with `USE_NODETOOL' set). relx's default `erl_call -R'
-%% gets a random name from this node: only the pattern `"*"' covers it.
--spec release_tool_names() -> [string()].
+%% `maint*' (its nodetool escript: relx's `rpc', `eval', `ping', `stop'
+%% when `vm.args' has `-proto_dist' (rebar3 3.24 and later) or
+%% `USE_NODETOOL' is set) and `remsh*' (`remote_console' on OTP before
+%% 23.1, also a hand-made `erl -remsh' named so); and `dynamic', names
+%% this node made up for a peer that asked for one: relx's `erl_call -R'
+%% (its commands without nodetool) and its `remote_console' (`-name
+%% undefined@Host' on OTP 23.1 and later). A node that asks for its name
+%% cannot listen for connections, so no cluster member has one.
+-spec release_tool_names() -> [pattern()].
 release_tool_names() ->
-    ["rpc-*", "rem-*", "remsh*", "maint*"].
+    ["rpc-*", "rem-*", "remsh*", "maint*", dynamic].
 
 %% @doc Whether `Node''s current connection is an operator connection
 %% under the rules in the application environment.
@@ -66,7 +74,7 @@ check(_Rules) ->
 
 valid_rule(release_tools) -> true;
 valid_rule({loopback, Patterns}) when is_list(Patterns), Patterns =/= [] ->
-    lists:all(fun(P) -> pattern_text(P) =/= error end, Patterns);
+    lists:all(fun(P) -> P =:= dynamic orelse pattern_text(P) =/= error end, Patterns);
 valid_rule({peer_cert, _Type, _Value}) -> true;
 valid_rule(_) -> false.
 
@@ -102,7 +110,28 @@ is_loopback(_) -> false.
 
 name_matches(Node, Patterns) ->
     [Name | _] = string:split(atom_to_list(Node), "@"),
-    lists:any(fun(P) -> glob(pattern_text(P), Name) end, Patterns).
+    lists:any(fun(dynamic) -> name_made_here(Node);
+                 (P) -> glob(pattern_text(P), Name)
+              end, Patterns).
+
+%% Whether this node made up `Node''s name for its current connection:
+%% the peer sent a host only and asked for a name (OTP 23+ dynamic node
+%% names), and `net_kernel' picked a random one. `net_kernel' keeps that
+%% per connection in its `sys_dist' table, in the `remote_name_type'
+%% field of its `#connection{}' record (the 11th element, unchanged from
+%% OTP 23 through 29; a later layout change reads as no, and the release
+%% suite's relx case fails). A name given back to the pool and claimed
+%% later by a node with a name of its own reads `static'.
+name_made_here(Node) ->
+    try ets:lookup(sys_dist, Node) of
+        [Conn] when tuple_size(Conn) >= 11, element(1, Conn) =:= connection,
+                    element(2, Conn) =:= Node ->
+            element(11, Conn) =:= dynamic;
+        _ ->
+            false
+    catch
+        error:badarg -> false
+    end.
 
 pattern_text(P) when is_binary(P) -> pattern_text(unicode:characters_to_list(P));
 pattern_text(P) when is_list(P) ->

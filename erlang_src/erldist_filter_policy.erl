@@ -129,6 +129,10 @@
 -spec default_spawn() -> [allowed()].
 default_spawn() ->
     [{erlang, node, 0},
+     %% `true' on every node a peer can reach: what the connection says
+     %% already. relx's scripts probe readiness with it (`daemon' waits
+     %% until it answers, `ping', `stop''s wait for the node to go).
+     {erlang, is_alive, 0},
      {erlang, nodes, 0},
      {erlang, nodes, [{one_of, [visible, hidden, connected, this, known]}]},
      {erlang, system_info, [{one_of, safe_system_info()}]},

@@ -9,6 +9,7 @@
 
 -export([start/1, start/2, stop/1]).
 -export([keys/2, send_keys/2, capture/1, await/2, await/3, await_text/2]).
+-export([capture_history/1, await_history_text/2]).
 
 -define(SESSION, "edf").
 -define(TIMEOUT, 30000).
@@ -54,9 +55,27 @@ send_keys(Socket, Text) ->
 %% @doc The visible screen.
 -spec capture(file:filename()) -> string().
 capture(Socket) ->
+    capture(Socket, []).
+
+capture(Socket, Options) ->
     Port = open_port({spawn_executable, os:find_executable("tmux")},
-                     [{args, ["-S", Socket, "capture-pane", "-p", "-t", ?SESSION]}, exit_status, binary]),
+                     [{args, ["-S", Socket, "capture-pane", "-p"] ++ Options ++ ["-t", ?SESSION]},
+                      exit_status, binary]),
     capture_loop(Port, <<>>).
+
+%% @doc Everything the terminal has shown (the scrollback and the
+%% screen), wrapped lines joined: for text a fast program may already have
+%% scrolled away (a long crash report).
+-spec capture_history(file:filename()) -> string().
+capture_history(Socket) ->
+    capture(Socket, ["-J", "-S", "-"]).
+
+%% @doc Wait until the terminal has shown `Text' (in its scrollback or on
+%% the screen); everything it has shown then.
+-spec await_history_text(file:filename(), string()) -> string().
+await_history_text(Socket, Text) ->
+    await_until(Socket, fun(S) -> string:find(S, Text) =/= nomatch end,
+                erlang:monotonic_time(millisecond) + ?TIMEOUT, fun capture_history/1).
 
 %% @doc Wait (30 s at most) until `Pred(Screen)'; the screen then.
 -spec await(file:filename(), fun((string()) -> boolean())) -> string().
@@ -65,7 +84,7 @@ await(Socket, Pred) ->
 
 -spec await(file:filename(), fun((string()) -> boolean()), timeout()) -> string().
 await(Socket, Pred, Timeout) ->
-    await_until(Socket, Pred, erlang:monotonic_time(millisecond) + Timeout).
+    await_until(Socket, Pred, erlang:monotonic_time(millisecond) + Timeout, fun capture/1).
 
 %% @doc Wait until the screen holds `Text'.
 -spec await_text(file:filename(), string()) -> string().
@@ -90,13 +109,13 @@ capture_loop(Port, Acc) ->
         {Port, {exit_status, _}} -> binary_to_list(Acc)
     end.
 
-await_until(Socket, Pred, Deadline) ->
-    Screen = capture(Socket),
+await_until(Socket, Pred, Deadline, Capture) ->
+    Screen = Capture(Socket),
     case Pred(Screen) of
         true -> Screen;
         false ->
             case erlang:monotonic_time(millisecond) > Deadline of
                 true -> ct:fail({screen_timeout, Screen});
-                false -> timer:sleep(200), await_until(Socket, Pred, Deadline)
+                false -> timer:sleep(200), await_until(Socket, Pred, Deadline, Capture)
             end
     end.

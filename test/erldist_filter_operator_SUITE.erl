@@ -18,6 +18,7 @@
 -export([erl_call_rex_request_is_answered/1]).
 -export([certificate_operator_over_tls/1]).
 -export([ipv6_loopback_operator/1]).
+-export([dynamic_name_operator/1]).
 
 %% Run on the peers.
 -export([setup/1]).
@@ -31,7 +32,8 @@ suite() ->
 
 all() ->
     [rules_are_checked, operator_keeps_everything_others_refused, operators_apply_at_once,
-     erl_call_rex_request_is_answered, certificate_operator_over_tls, ipv6_loopback_operator].
+     erl_call_rex_request_is_answered, certificate_operator_over_tls, ipv6_loopback_operator,
+     dynamic_name_operator].
 
 init_per_testcase(rules_are_checked, Config) ->
     Config;
@@ -50,6 +52,14 @@ init_per_testcase(certificate_operator_over_tls, Config) ->
 init_per_testcase(ipv6_loopback_operator, Config) ->
     start_peers(Config, "[{loopback,[\"ops*\"]}]", #{prefix => "victim", carrier => filter_inet6},
                 #{prefix => "ops", carrier => filter_inet6}, #{prefix => "other", carrier => filter_inet6});
+init_per_testcase(dynamic_name_operator, Config) ->
+    case os:find_executable("erl_call", filename:join(code:lib_dir(erl_interface), "bin")) of
+        false ->
+            {fail, no_erl_call};
+        _ ->
+            start_peers(Config, "[{loopback,[dynamic]}]", #{prefix => "victim"},
+                        #{prefix => "ops", carrier => stock_inet}, #{prefix => "other", carrier => stock_inet})
+    end;
 init_per_testcase(_Case, Config) ->
     start_peers(Config, "[{loopback,[\"ops*\"]}]", #{prefix => "victim"},
                 #{prefix => "ops", carrier => stock_inet}, #{prefix => "other", carrier => stock_inet}).
@@ -71,10 +81,11 @@ end_per_testcase(_Case, Config) ->
 
 rules_are_checked(_Config) ->
     [?assert(erldist_filter_operator:check(R))
-     || R <- [[], [release_tools], [{loopback, ["rpc-*", <<"rem-*">>]}], [{peer_cert, cn, <<"ops">>}]]],
+     || R <- [[], [release_tools], [{loopback, ["rpc-*", <<"rem-*">>]}], [{peer_cert, cn, <<"ops">>}],
+              [{loopback, [dynamic]}], [{loopback, ["maint*", dynamic]}]]],
     [?assertNot(erldist_filter_operator:check(R))
      || R <- [release_tools, [{loopback, []}], [{loopback, "rpc-*"}], [{loopback, [rpc]}],
-              [{'rpc-1@127.0.0.1'}], [loopback]]],
+              [{'rpc-1@127.0.0.1'}], [loopback], [{loopback, dynamic}], [dynamic]]],
     %% Loaded already when an earlier suite of the same run started it.
     case application:load(erldist_filter) of
         ok -> ok;
@@ -137,6 +148,20 @@ certificate_operator_over_tls(Config) ->
 ipv6_loopback_operator(Config) ->
     operator_keeps_everything_others_refused(Config).
 
+%% `dynamic': the name this node made up for a peer that asked for one
+%% (erl_call -R) makes an operator; erl_call with a name of its own (-r,
+%% c<N>) and a peer named ops… (a name pattern would have matched) are
+%% refused, with an answer. erl_call reaches the victim by its port.
+dynamic_name_operator(Config) ->
+    Victim = ?config(victim, Config),
+    VPid = call(Victim, os, getpid, []),
+    ?assertEqual({0, "\"" ++ VPid ++ "\""}, erl_call(Victim, "-R", "os getpid")),
+    ?assertEqual({0, "{badrpc, {'EXIT', unauthorized}}"}, erl_call(Victim, "-r", "os getpid")),
+    ?assertEqual({'EXIT', {exception, unauthorized}},
+                 call(?config(ops, Config), ?MODULE, erpc_call, [node_of(Victim), os, getpid])),
+    %% A static name from loopback is no operator under `dynamic'.
+    ?assertNot(call(Victim, erldist_filter_operator, is_operator, [node_of(?config(ops, Config))])).
+
 %%% On the peers
 
 %% @private
@@ -166,4 +191,15 @@ rex_call(Node, M, F) ->
 %%% Helpers
 
 node_of(#{node := Node}) -> Node.
+
+%% `erl_call NameOption -a "Apply"' against `Victim' (found by its port:
+%% the name carries it), cookie edf_test.
+erl_call(#{node := Victim}, NameOption, Apply) ->
+    ErlCall = filename:join([code:lib_dir(erl_interface), "bin", "erl_call"]),
+    Port = edf_test_epmd:port_of(hd(string:split(atom_to_list(Victim), "@"))),
+    Command = lists:flatten(io_lib:format("~ts ~ts -c edf_test -address 127.0.0.1:~b -timeout 20 -a '~ts'",
+                                          [ErlCall, NameOption, Port, Apply])),
+    Result = edf_test_sh:run(".", Command, []),
+    ct:log("~ts~n~p", [Command, Result]),
+    Result.
 call(#{pid := Pid}, M, F, A) -> peer:call(Pid, M, F, A, ?TIMEOUT).

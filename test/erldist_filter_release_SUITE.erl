@@ -18,12 +18,20 @@
 %%%
 %%% A relx release (`rxapp', `rebar3 release' with a git dependency on this
 %%% repository at HEAD, so it tests the last commit) with `sys.config' and
-%%% `vm.args.src': relx's tools call through `erl_call -R', whose node name
-%%% this node makes up, so its operators rule is every loopback connection
-%%% (`{loopback, ["*"]}'); `daemon', `ping', `eval', `rpc', `stop' work, and
-%%% the policy still holds for a peer on the network address. With a
-%%% `sys.config' without operators (`RELX_CONFIG_PATH') the same commands
-%%% are refused, with an answer.
+%%% `vm.args.src', operators `[release_tools]' as for mix. relx's tools
+%%% reach the node as `erl_call -R' (up to rebar3 3.23: a name this node
+%%% makes up, the `dynamic' pattern) or, from rebar3 3.24 when vm.args has
+%%% `-proto_dist', as its nodetool escript (`maint…'), and
+%%% `remote_console' as `erl -name undefined@…' (dynamic again).
+%%% `daemon', `ping', `eval', `rpc', `pid', `remote_console', `stop' work;
+%%% an ordinary peer on loopback and one on the network address are still
+%%% refused, and so is `erl_call' with a name of its own (`-r'), while
+%%% `erl_call -R' is an operator. With a `sys.config' without operators
+%%% (`RELX_CONFIG_PATH') `daemon' and `ping' still work (`erlang:is_alive/0'
+%%% is on the safe allowlist) and the other commands are refused, with an
+%%% answer. Where the release's `erl' boots from the system's root
+%%% (Debian's OTP 29), the relx commands get `ERL_LIBS', as the README
+%%% tells relx users there.
 -module(erldist_filter_release_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -62,8 +70,9 @@ init_per_suite(Config) ->
             {0, Head} = edf_test_sh:run(Root, "git rev-parse HEAD", []),
             ok = write_relx_project(RxDir, edf_test_sh:normalize(Root), string:trim(Head)),
             edf_test_sh:build(RxDir, "rebar3 release", []),
+            RxRel = filename:join(RxDir, "_build/default/rel/rxapp"),
             [{root, edf_test_sh:normalize(Root)}, {relapp, filename:join(Dir, "_build/prod/rel/relapp")},
-             {rxapp, filename:join(RxDir, "_build/default/rel/rxapp")},
+             {rxapp, RxRel}, {rx_env, relx_helper_env(RxRel, ?config(priv_dir, Config))},
              {epmd_port, integer_to_list(free_port())} | Config];
         Missing ->
             {fail, {missing_tools, Missing}}
@@ -113,9 +122,11 @@ mix_release_tools_work_for_operators(Config) ->
                      end),
         ?assertEqual({badrpc, {'EXIT', unauthorized}}, peer:call(Peer, rpc, call, [?NODE, os, getpid, []]))
     end),
-    %% erl_call's random name is no operator: its rex call is answered
-    %% with the refusal, not left to time out.
-    ?assertEqual({0, "{badrpc, {'EXIT', unauthorized}}"}, erl_call(Config, "-a 'os getpid'", Env)),
+    %% erl_call with a name of its own (`-r': c<N>) is no operator: its
+    %% rex call is answered with the refusal, not left to time out. With a
+    %% name this node made up (`-R', relx's way) it is one.
+    ?assertEqual({0, "{badrpc, {'EXIT', unauthorized}}"}, erl_call(Config, ?NODE, "-r", "-a 'os getpid'", Env)),
+    ?assertEqual({0, "\"" ++ OsPid ++ "\""}, erl_call(Config, ?NODE, "-R", "-a 'os getpid'", Env)),
     %% `remote' (a `rem-…' node) gets an iex prompt on the node.
     in_terminal(Config, "relapp", "remote", Env, fun(Socket) ->
         edf_test_tmux:await_text(Socket, "iex(relapp@127.0.0.1)1>"),
@@ -168,9 +179,9 @@ mix_release_operator_name_from_network_refused(Config) ->
     end.
 
 relx_release_tools_work_for_operators(Config) ->
-    Env = env(Config, [{"RXAPP_COOKIE", ?COOKIE}]),
+    Env = env(Config, [{"RXAPP_COOKIE", ?COOKIE} | ?config(rx_env, Config)]),
     ?assertMatch({0, _}, rx(Config, "daemon", Env)),
-    %% `daemon' returns once the node answers `erl_call'.
+    %% `daemon' returns once the node answers relx's probe (erl_call or nodetool).
     ?assertEqual({0, "pong\n"}, rx(Config, "ping", Env)),
     ?assertEqual({0, "true\n"}, rx(Config, "eval 'erldist_filter_nif:config_get(deep_packet_inspection).'", Env)),
     ?assertEqual({0, "erldist_filter_policy\n"}, rx(Config, "eval 'erldist_filter:handler_get().'", Env)),
@@ -179,8 +190,17 @@ relx_release_tools_work_for_operators(Config) ->
     %% erl_call exits 0 on a refusal too: the output says which.
     ?assertEqual({0, "\"" ++ OsPid ++ "\"\n"}, rx(Config, "rpc os getpid", Env)),
     ok = file:write_file(?config(pid_file, Config), OsPid),
-    %% `remote_console' (a `remsh…' node, here any loopback node) gets
-    %% the node's prompt.
+    %% Not every loopback node: one with a name of its own is refused,
+    %% a C node too (erl_call -r), one whose name this node made up is
+    %% an operator (erl_call -R).
+    with_peer(Config, fun(Peer) ->
+        ?assertEqual(?RX_NODE, peer:call(Peer, erpc, call, [?RX_NODE, erlang, node, []])),
+        ?assertEqual({badrpc, {'EXIT', unauthorized}}, peer:call(Peer, rpc, call, [?RX_NODE, os, getpid, []]))
+    end),
+    ?assertEqual({0, "{badrpc, {'EXIT', unauthorized}}"}, erl_call(Config, ?RX_NODE, "-r", "-a 'os getpid'", Env)),
+    ?assertEqual({0, "\"" ++ OsPid ++ "\""}, erl_call(Config, ?RX_NODE, "-R", "-a 'os getpid'", Env)),
+    %% `remote_console' (`-name undefined@127.0.0.1': a name this node
+    %% makes up) gets the node's prompt.
     in_terminal(Config, "rxapp", "remote_console", Env, fun(Socket) ->
         edf_test_tmux:await_text(Socket, "(rxapp@127.0.0.1)1>"),
         edf_test_tmux:keys(Socket, "erldist_filter_nif:config_get(deep_packet_inspection)."),
@@ -205,18 +225,63 @@ relx_release_tools_work_for_operators(Config) ->
 relx_release_tools_refused_without_operators(Config) ->
     NoOperators = filename:join(?config(priv_dir, Config), "no_operators.config"),
     ok = file:write_file(NoOperators, "[{erldist_filter, [{safe_policy, true}]}].\n"),
-    Env = env(Config, [{"RXAPP_COOKIE", ?COOKIE}, {"RELX_CONFIG_PATH", NoOperators}]),
-    %% `daemon' returns: erl_call gets its (refusing) answer and exits 0.
+    Env = env(Config, [{"RXAPP_COOKIE", ?COOKIE}, {"RELX_CONFIG_PATH", NoOperators} | ?config(rx_env, Config)]),
+    %% `daemon' returns: its readiness probe, erlang:is_alive(), is on the
+    %% safe allowlist, and `ping' uses the same.
     ?assertMatch({0, _}, rx(Config, "daemon", Env)),
     poll(fun() -> filelib:is_regular(?config(pid_file, Config)) end, 60),
-    Refused = "{badrpc, {'EXIT', unauthorized}}\n",
-    ?assertEqual({0, Refused}, rx(Config, "eval 'erldist_filter:handler_get().'", Env)),
-    ?assertEqual({0, Refused}, rx(Config, "rpc os getpid", Env)),
-    %% `stop' would wait for ever (its is_alive loop cannot tell a
-    %% refusal): stop it by its OS pid.
+    ?assertEqual({0, "pong\n"}, rx(Config, "ping", Env)),
+    Refused = case relx_rpc_tool(Config) of
+                  %% erl_call prints the refusal and exits 0.
+                  erl_call -> {0, "{badrpc, {'EXIT', unauthorized}}\n"};
+                  nodetool -> {1, "RPC to 'rxapp@127.0.0.1' failed: {'EXIT',unauthorized}\n"}
+              end,
+    ?assertEqual(Refused, rx(Config, "eval 'erldist_filter:handler_get().'", Env)),
+    ?assertEqual(Refused, rx(Config, "rpc os getpid", Env)),
+    case relx_rpc_tool(Config) of
+        nodetool ->
+            %% `stop' is refused and fails (the script hides nodetool's
+            %% output); the node is still up (below).
+            ?assertEqual({1, ""}, rx(Config, "stop", Env));
+        erl_call ->
+            %% `stop' would wait for ever: erl_call exits 0 on the refusal,
+            %% so the script waits for a node that does not go.
+            ok
+    end,
+    %% Still up: stop it by its OS pid.
+    ?assertEqual({0, "pong\n"}, rx(Config, "ping", Env)),
     {ok, OsPid} = file:read_file(?config(pid_file, Config)),
     {0, _} = edf_test_sh:run(".", "kill " ++ binary_to_list(OsPid), []),
     wait_until_down(Config).
+
+%% What relx's helper escript (nodetool) needs to see the release's
+%% libraries, the carrier among them: nothing where the release's
+%% `erts-*/bin/erl' finds its root from where it lies (OTP 27's, a
+%% binary); `ERL_LIBS' where it
+%% has the system's root fixed in it (Debian's OTP 29 packages, copied as
+%% is by rebar3 3.28), as the README's Releases section says.
+relx_helper_env(Rel, Dir) ->
+    Script = filename:join(Dir, "root_dir.escript"),
+    %% Interpreted, as nodetool is: a release need not hold the compiler.
+    ok = file:write_file(Script, "#!/usr/bin/env escript\n-mode(interpret).\nmain(_) -> io:put_chars(code:root_dir()).\n"),
+    [Escript] = filelib:wildcard(filename:join([Rel, "erts-*", "bin", "escript"])),
+    {0, RootDir} = edf_test_sh:run(".", Escript ++ " " ++ Script, []),
+    Env = case filename:absname(RootDir) =:= filename:absname(Rel) of
+              true -> [];
+              false -> [{"ERL_LIBS", filename:join(Rel, "lib")}]
+          end,
+    ct:log("relx's escript boots from ~ts (the release: ~ts): helper env ~p", [RootDir, Rel, Env]),
+    Env.
+
+%% How relx's scripts reach the node for `rpc', `eval', `ping', `stop':
+%% from rebar3 3.24 its nodetool escript when vm.args has `-proto_dist'
+%% (erl_call has no carrier option), before that `erl_call -R'.
+relx_rpc_tool(Config) ->
+    {ok, Script} = file:read_file(filename:join([?config(rxapp, Config), "bin", "rxapp"])),
+    case re:run(Script, "if \\[ \"\\$PROTO_DIST\" \\]; then\\s+ERL_RPC=relx_nodetool") of
+        {match, _} -> nodetool;
+        nomatch -> erl_call
+    end.
 
 %%% The releases
 
@@ -265,11 +330,11 @@ write_relx_project(Dir, Root, Head) ->
                " {mod, {rxapp_app, []}},\n"
                " {applications, [kernel, stdlib, erldist_filter]}, {modules, []}, {registered, []}]}.\n"),
     ok = write(Dir, "src/rxapp_app.erl", pid_file_app("rxapp_app")),
-    %% relx's tools use `erl_call -R': a name this node makes up, so the
-    %% rule can only be about the address.
+    %% relx's tools: nodetool's `maint…' names or names this node makes
+    %% up (erl_call -R, remote_console), both in release_tools.
     ok = write(Dir, "config/sys.config",
                "[{erldist_filter, [{safe_policy, true},\n"
-               "                   {operators, [{loopback, [\"*\"]}]}]}].\n"),
+               "                   {operators, [release_tools]}]}].\n"),
     write(Dir, "config/vm.args.src",
           "-name rxapp@127.0.0.1\n"
           "-setcookie ${RXAPP_COOKIE}\n"
@@ -313,11 +378,13 @@ rel(Config, Command, Env) ->
     ct:log("relapp ~ts: exit ~b~n~ts", [Command, Status, Output]),
     {Status, Output}.
 
-erl_call(Config, Args, Env) ->
+%% `NameOption': `-R' (a name the node makes up) or `-r' (c<N>, erl_call's
+%% own).
+erl_call(Config, Node, NameOption, Args, Env) ->
     ErlCall = filename:join([code:lib_dir(erl_interface), "bin", "erl_call"]),
-    {Status, Output} = edf_test_sh:run(".", ErlCall ++ " -R -c " ++ ?COOKIE ++ " -name " ++ atom_to_list(?NODE)
-                           ++ " -timeout 20 " ++ Args, env(Config, Env)),
-    ct:log("erl_call ~ts: exit ~b~n~ts", [Args, Status, Output]),
+    {Status, Output} = edf_test_sh:run(".", ErlCall ++ " " ++ NameOption ++ " -c " ++ ?COOKIE ++ " -name "
+                           ++ atom_to_list(Node) ++ " -timeout 20 " ++ Args, env(Config, Env)),
+    ct:log("erl_call ~ts ~ts: exit ~b~n~ts", [NameOption, Args, Status, Output]),
     {Status, Output}.
 
 %% The release's `Command' in a terminal (`edf_test_tmux'), for the

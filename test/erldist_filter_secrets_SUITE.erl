@@ -86,7 +86,7 @@ requests(Config, Holder) ->
              schedulers, wordsize, machine, creation, logical_processors, {allocator, sys_alloc}],
     Stats = [context_switches, exact_reductions, garbage_collection, io, reductions, run_queue,
              runtime, wall_clock, total_run_queue_lengths, active_tasks, run_queue_lengths],
-    Allowed = [{erlang, node, []}, {erlang, nodes, []}, {erlang, nodes, [known]},
+    Allowed = [{erlang, node, []}, {erlang, is_alive, []}, {erlang, nodes, []}, {erlang, nodes, [known]},
                {erlang, nodes, [[visible, hidden]]}]
         ++ [{erlang, system_info, [I]} || I <- Items]
         ++ [{erlang, statistics, [S]} || S <- Stats],
