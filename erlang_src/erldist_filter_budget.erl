@@ -214,7 +214,7 @@ concurrency(Node) ->
 %%% The proxy: the process the remote node spawned.
 
 proxy(Job = #job{tag = Tag, budget = Budget}, Fun) ->
-    {Watcher, WRef} = spawn_monitor(fun() -> watcher_init(Job) end),
+    {Watcher, WRef} = start_watcher(Job),
     receive
         {Tag, refused} ->
             exit({budget_exceeded, concurrency});
@@ -230,7 +230,7 @@ proxy(Job = #job{tag = Tag, budget = Budget}, Fun) ->
 %% The spawned process runs the function itself, watched; a heap kill
 %% shows as `killed'.
 in_place(Job = #job{tag = Tag, budget = Budget}, Fun) ->
-    {Watcher, WRef} = spawn_monitor(fun() -> watcher_init(Job) end),
+    {Watcher, WRef} = start_watcher(Job),
     receive
         {Tag, refused} ->
             exit({budget_exceeded, concurrency});
@@ -277,6 +277,13 @@ translate(none, Reason) -> Reason;
 translate(Kind, _Reason) -> {budget_exceeded, Kind}.
 
 %%% The watcher
+
+%% High priority: on a busy node (the one an attacker's spin makes busy
+%% too) a watcher at normal priority waits in the run queue behind the
+%% very process it should stop, and the overshoot grows with the load. It
+%% only samples, so it costs the node next to nothing.
+start_watcher(Job) ->
+    spawn_opt(fun() -> watcher_init(Job) end, [monitor, {priority, high}]).
 
 watcher_init(Job = #job{proxy = Proxy, tag = Tag, node = Node, scope = Scope,
                         budget = Budget}) ->
