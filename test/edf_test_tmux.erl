@@ -7,12 +7,22 @@
 %%% (every 200 ms, bounded).
 -module(edf_test_tmux).
 
+-export([require/1]).
 -export([start/1, start/2, stop/1]).
 -export([keys/2, send_keys/2, capture/1, await/2, await/3, await_text/2]).
 -export([capture_history/1, await_history_text/2]).
 
 -define(SESSION, "edf").
 -define(TIMEOUT, 30000).
+
+%% @doc A suite's `init_per_suite': fail (not skip: a skipped suite proves
+%% nothing) when tmux is missing.
+-spec require(list()) -> list() | {fail, string()}.
+require(Config) ->
+    case os:find_executable("tmux") of
+        false -> {fail, "tmux is not installed (scripts/setup installs it)"};
+        _ -> Config
+    end.
 
 %% @doc A new tmux server running `Command' (a shell command line) in a
 %% 200x50 terminal; `cwd' sets its directory. Returns the socket, which

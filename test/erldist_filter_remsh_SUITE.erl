@@ -25,10 +25,7 @@ all() ->
     [operator_remsh_gets_a_shell, other_remsh_gets_no_shell].
 
 init_per_suite(Config) ->
-    case os:find_executable("tmux") of
-        false -> {fail, "tmux is not installed (scripts/setup installs it)"};
-        _ -> Config
-    end.
+    edf_test_tmux:require(Config).
 
 end_per_suite(_Config) ->
     ok.

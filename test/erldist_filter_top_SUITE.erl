@@ -34,10 +34,7 @@ all() ->
     [live_view_in_tmux, demo_opens_live_view].
 
 init_per_suite(Config) ->
-    case os:find_executable("tmux") of
-        false -> {fail, "tmux is not installed (scripts/setup installs it)"};
-        _ -> Config
-    end.
+    edf_test_tmux:require(Config).
 
 end_per_suite(_Config) ->
     ok.
