@@ -176,6 +176,7 @@ impl Scanner {
 /// same term (same errors at the same offsets). `None` (the cursor not
 /// moved) for every other tag: atoms and the terms that hold atoms, and
 /// the rare old `FLOAT_EXT`, which need the full read.
+#[inline(always)]
 fn skip_flat(cur: &mut Cursor<'_>, ctx: &ScanContext) -> Result<Option<u64>, Error> {
     let at = cur.pos();
     let malformed = Error::new(ErrorKind::MalformedTerm, at);
