@@ -17,6 +17,7 @@
 -module(edf_bench_e2e).
 
 -export([main/1]).
+-export([rates/2]).
 %% Run on the peers.
 -export([sink/0]).
 -export([small/3]).
@@ -39,6 +40,13 @@ carriers() ->
 -spec main([string()]) -> ok.
 main(Args) ->
     [Passes, Scale] = [list_to_integer(A) || A <- Args] ++ lists:nthtail(length(Args), [5, 1]),
+    _ = rates(Passes, Scale),
+    ok.
+
+%% @doc Run `Passes' interleaved passes at `Scale', print the report, and
+%% return each carrier's median rates `{SmallMsgPerS, LargeMBPerS, CallsPerS}'.
+-spec rates(pos_integer(), pos_integer()) -> #{string() => {float(), float(), float()}}.
+rates(Passes, Scale) ->
     Counts = #{small => ?SMALL * Scale, large => ?LARGE * Scale, call => ?CALLS * Scale},
     Setups = [setup(C) || C <- carriers()],
     try
@@ -48,8 +56,7 @@ main(Args) ->
         report(Passes, Counts, [Name || {Name, _, _, _} <- carriers()], lists:append(Runs))
     after
         [edf_test_peer:stop_all(Ps) || #{peers := Ps} <- Setups]
-    end,
-    ok.
+    end.
 
 %% Two peers, connected, a sink and an echo server on `b'.
 setup({Name, Carrier, Args, Config}) ->
@@ -114,7 +121,8 @@ report(Passes, Counts, Names, Runs) ->
               {{V0, R0}, {V1, R1}} = {hd(Mems), lists:last(Mems)},
               io:format("~-16s VM ~.1f -> ~.1f   RSS ~.1f -> ~.1f~n",
                         [Name, V0 / 1.0e6, V1 / 1.0e6, R0 / 1.0e6, R1 / 1.0e6])
-      end, Names).
+      end, Names),
+    maps:from_list([{Name, Rate(Name)} || Name <- Names]).
 
 ratios({S, L, C}, {S0, L0, C0}) ->
     io_lib:format("~.2f/~.2f/~.2f", [S / S0, L / L0, C / C0]).

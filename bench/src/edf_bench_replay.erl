@@ -18,6 +18,7 @@
 
 -export([main/1]).
 -export([pass/3]).
+-export([mins/4]).
 
 -define(SWITCHES, [deep_packet_inspection, logging, compact_fragments,
                    redirect_dist_operations]).
@@ -74,6 +75,23 @@ pass(Name, ChunkName, VName) ->
              end,
     {_, Config} = lists:keyfind(VName, 1, variants()),
     with_config(Config, fun() -> nif(Corpus, Chunks) end).
+
+%% @doc Min ns of `Reps' passes of `decode_packet' and of the filter in
+%% variant `VName' over one corpus and chunking, timed one after the other.
+-spec mins(string(), string(), string(), pos_integer()) ->
+          #{decode_packet := pos_integer(), filter := pos_integer(), packets := pos_integer()}.
+mins(Name, ChunkName, VName, Reps) ->
+    #{bin := Bin, chunk_sizes := Sizes} = Corpus = edf_corpus:load(Name),
+    Chunks = case ChunkName of
+                 "recorded" -> edf_corpus:recorded_chunks(Bin, Sizes);
+                 "packet" -> edf_corpus:packet_chunks(Bin);
+                 "64k" -> edf_corpus:fixed_chunks(Bin, 65536)
+             end,
+    {_, Config} = lists:keyfind(VName, 1, variants()),
+    Decode = measure(Reps, fun() -> decode_packet(Chunks) end),
+    Filter = with_config(Config, fun() -> measure(Reps, fun() -> nif(Corpus, Chunks) end) end),
+    #{decode_packet => lists:min(Decode), filter => lists:min(Filter),
+      packets => length(edf_corpus:packets(Bin))}.
 
 %% The filter's configurations: name and the switches that are on.
 variants() ->

@@ -1,13 +1,18 @@
 //! Replay a corpus file through one channel, for profiling:
 //! `cargo run --release --example replay -- small [dpi|nodpi] [guard]`
-//! (`valgrind --tool=callgrind target/release/examples/replay small dpi`).
+//! (`valgrind --tool=callgrind --toggle-collect='replay::replay' target/release/examples/replay small dpi`).
 //! `guard` turns the atom-table guard on (every atom exists, so nothing is
-//! dropped: what is measured is the cost of checking).
+//! dropped: what is measured is the cost of checking). A fourth argument
+//! `protect:Creation` protects 501 pids of the receiving node `b@127.0.0.1`
+//! of that creation (1789211368 for small.bin), none of them a target of
+//! the corpus, so every send to `b` pays the full protected-pid lookup.
 
 use std::path::PathBuf;
 
 use erldist_filter_core::atom_guard::AtomExistence;
-use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Limits, PacketSize};
+use std::sync::Arc;
+
+use erldist_filter_core::{Actions, Atom, Budget, Channel, ChannelOptions, Config, Limits, PacketSize, Protected};
 
 /// A node where every atom exists.
 struct AllAtomsExist;
@@ -23,6 +28,7 @@ fn main() {
     let name = args.next().unwrap_or_else(|| "small".into());
     let dpi = args.next().as_deref() == Some("dpi");
     let guard = args.next().as_deref() == Some("guard");
+    let protect = args.next().and_then(|a| a.strip_prefix("protect:").and_then(|c| c.parse::<u32>().ok()));
     let dir = std::env::var_os("EDF_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
@@ -32,9 +38,24 @@ fn main() {
     let flags_at = meta.find("{negotiated_flags,").map_or(0, |i| i + 18);
     let dflags: u64 =
         meta[flags_at..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap_or(0);
+    let (emits, packets) = replay(&bin, &chunks, dflags, dpi, guard, protect);
+    println!("{name} dpi={dpi} guard={guard}: {emits} frames, {packets} packets");
+}
+
+/// The replay itself, apart from reading the files, so that callgrind can
+/// count it alone (`--toggle-collect='replay::replay'`, as `bench/run` does).
+#[inline(never)]
+fn replay(bin: &[u8], chunks: &[u8], dflags: u64, dpi: bool, guard: bool, protect: Option<u32>) -> (usize, u64) {
     let cfg = Config { deep_packet_inspection: dpi, ..Config::default() };
     let limits = Limits { max_new_atoms: if guard { u64::MAX } else { 0 }, ..Limits::default() };
     let mut ch = Channel::new(ChannelOptions { packet_size: PacketSize::Four, dflags, limits });
+    if let Some(creation) = protect {
+        let mut p = Protected::new(Atom::from_utf8(b"b@127.0.0.1").unwrap_or_default(), creation);
+        for id in 100_000..=100_500 {
+            p.insert(id, 0, None);
+        }
+        ch.set_protected(Arc::new(p));
+    }
     let mut out = Actions::default();
     let (mut at, mut emits) = (0usize, 0usize);
     for c in chunks.chunks_exact(4) {
@@ -50,5 +71,5 @@ fn main() {
             rest = &rest[used..];
         }
     }
-    println!("{name} dpi={dpi} guard={guard}: {emits} frames, {} packets", ch.stats().snapshot().packet_count);
+    (emits, ch.stats().snapshot().packet_count)
 }

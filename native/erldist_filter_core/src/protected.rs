@@ -7,9 +7,10 @@
 //! handed in whole; lookups never allocate.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::atom::Atom;
-use crate::term::{AtomRef, PidView};
+use crate::term::PidView;
 
 /// Local pids that get the name rules, keyed by `(id, serial)`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,7 +20,7 @@ pub struct Protected {
     /// This node's creation.
     creation: u32,
     /// `(id << 32) | serial` to the registered name, if any.
-    pids: HashMap<u64, Option<Atom>>,
+    pids: HashMap<u64, Option<Atom>, BuildHasherDefault<PidHasher>>,
 }
 
 /// What a protected pid is.
@@ -35,7 +36,7 @@ pub enum Guard<'p> {
 impl Protected {
     /// An empty set for the node `node` of incarnation `creation`.
     pub fn new(node: Atom, creation: u32) -> Self {
-        Protected { node, creation, pids: HashMap::new() }
+        Protected { node, creation, pids: HashMap::default() }
     }
 
     /// Protect the local pid `(id, serial)`, registered as `name` if any.
@@ -61,7 +62,7 @@ impl Protected {
         if self.pids.is_empty() || (pid.creation != self.creation && pid.creation != 0) {
             return None;
         }
-        if !same_atom(&pid.node, &self.node) {
+        if !pid.node.eq_utf8(self.node.as_bytes()) {
             return None;
         }
         self.pids.get(&key(pid.id, pid.serial)).map(|name| name.as_ref().map_or(Guard::Unnamed, Guard::Named))
@@ -72,17 +73,37 @@ fn key(id: u32, serial: u32) -> u64 {
     (u64::from(id) << 32) | u64::from(serial)
 }
 
-fn same_atom(a: &AtomRef<'_>, node: &Atom) -> bool {
-    if a.utf8 {
-        a.text == node.as_bytes()
-    } else {
-        std::str::from_utf8(node.as_bytes()).is_ok_and(|n| a.eq_str(n))
+/// The hash of a `(id << 32) | serial` key: one multiply and a fold (as
+/// FxHash does), instead of SipHash's rounds. SipHash's keyed rounds guard
+/// a table that peers insert into; this one only ever holds the node's own
+/// pids, set by us (a peer's pid only probes it, and a probe for a missing
+/// key ends at the first empty slot), and its keys are nearly sequential
+/// ids, which a multiply spreads over the high bits and the fold brings
+/// down to the low ones the table indexes by.
+#[derive(Clone, Copy, Debug, Default)]
+struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let h = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = h ^ (h >> 32);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::term::AtomRef;
 
     fn pid<'a>(node: &'a [u8], id: u32, serial: u32, creation: u32) -> PidView<'a> {
         PidView { node: AtomRef::inline(node, false), id, serial, creation }

@@ -25,10 +25,17 @@ impl<'a> AtomRef<'a> {
 
     /// Whether this atom's text equals `name` (compared as characters).
     pub fn eq_str(&self, name: &str) -> bool {
+        self.eq_utf8(name.as_bytes())
+    }
+
+    /// Whether this atom's text equals the UTF-8 bytes `utf8` (compared
+    /// as characters, byte by byte: no conversion, no allocation; bytes
+    /// that are not valid UTF-8 equal no Latin-1 atom).
+    pub fn eq_utf8(&self, utf8: &[u8]) -> bool {
         if self.utf8 {
-            self.text == name.as_bytes()
+            self.text == utf8
         } else {
-            latin1_eq_utf8(self.text, name.as_bytes())
+            latin1_eq_utf8(self.text, utf8)
         }
     }
 
@@ -71,6 +78,14 @@ mod tests {
         assert!(!AtomRef::inline(b"abcd", false).eq_str("abc"));
         assert!(!AtomRef::inline(&[0xE9], false).eq_str("\u{e8}"));
         assert!(AtomRef::inline(b"", false).eq_str(""));
+    }
+
+    #[test]
+    fn eq_utf8_compares_bytes_by_character() {
+        assert!(AtomRef::inline(&[b'h', 0xE9], false).eq_utf8("hé".as_bytes()));
+        assert!(AtomRef::inline("hé".as_bytes(), true).eq_utf8("hé".as_bytes()));
+        assert!(!AtomRef::inline(&[b'h', 0xE9], false).eq_utf8(&[b'h', 0xE9]), "not UTF-8");
+        assert!(!AtomRef::inline(b"h", false).eq_utf8("hé".as_bytes()));
     }
 
     #[test]

@@ -17,7 +17,7 @@ const MAX_REF_IDS: u16 = 5;
 /// Most free variables of a `NEW_FUN_EXT`.
 const MAX_FUN_FREE: u32 = 255;
 /// Map and record arities must stay below 2^31.
-const MAX_ARITY: u32 = 1 << 31;
+pub(crate) const MAX_ARITY: u32 = 1 << 31;
 
 /// Resolver for cache references, or `None` to leave their text empty.
 pub(crate) type Atoms<'a> = Option<&'a dyn AtomResolver>;
@@ -161,7 +161,7 @@ pub(crate) fn read_fun_at<'a>(
 
 /// A 32-bit length as `usize` (saturating on 16-bit targets, where the
 /// following `take` then fails as truncated).
-fn len32(n: u32) -> usize {
+pub(crate) fn len32(n: u32) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 

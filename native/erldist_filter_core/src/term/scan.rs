@@ -14,7 +14,8 @@ use crate::error::{Error, ErrorKind};
 
 use super::atom_ref::AtomRef;
 use super::context::ScanContext;
-use super::head::{need_terms, read_fun_at, read_view};
+use super::head::{len32, need_terms, read_fun_at, read_view, MAX_ARITY};
+use super::tag;
 use super::view::View;
 
 /// What a scanned term contained that the statistics count.
@@ -118,6 +119,22 @@ impl Scanner {
         cur.skip(*pos)?;
         while self.pending > 0 {
             let at = cur.pos();
+            // Terms that hold no atom (numbers, binaries, strings, cache
+            // references) and containers (only counted) are skipped by
+            // their length, without building a view: most terms of a
+            // large payload are of these kinds.
+            if self.atoms_pending == 0 {
+                if let Some(sub_terms) = skip_flat(&mut cur, ctx)? {
+                    self.pending = self.pending - 1 + sub_terms;
+                    need_terms(&cur, self.pending)?;
+                    *pos = cur.pos();
+                    budget.spend(1 + ((cur.pos() - at) / 64) as u64);
+                    if self.pending > 0 && budget.exhausted() {
+                        return Ok(Scan::Yield);
+                    }
+                    continue;
+                }
+            }
             let view = read_view(&mut cur, ctx, None)?;
             if self.atoms_pending > 0 {
                 if !matches!(view, View::Atom(_)) {
@@ -151,6 +168,109 @@ impl Scanner {
         }
         Ok(Scan::Done)
     }
+}
+
+/// Skip the term at the cursor if it cannot hold an atom, or is a
+/// container whose head is only counted (tuple, list, map): returns how
+/// many sub-terms follow it, checked exactly as [`read_view`] checks the
+/// same term (same errors at the same offsets). `None` (the cursor not
+/// moved) for every other tag: atoms and the terms that hold atoms, and
+/// the rare old `FLOAT_EXT`, which need the full read.
+#[inline(always)]
+fn skip_flat(cur: &mut Cursor<'_>, ctx: &ScanContext) -> Result<Option<u64>, Error> {
+    let at = cur.pos();
+    let malformed = Error::new(ErrorKind::MalformedTerm, at);
+    let sub_terms = match cur.peek_u8()? {
+        tag::SMALL_INTEGER => {
+            cur.skip(1)?;
+            cur.skip(1)?;
+            0
+        }
+        tag::INTEGER => {
+            cur.skip(1)?;
+            cur.skip(4)?;
+            0
+        }
+        tag::NIL => {
+            cur.skip(1)?;
+            0
+        }
+        tag::NEW_FLOAT => {
+            cur.skip(1)?;
+            // OTP rejects NaN and infinities.
+            if !f64::from_bits(cur.u64()?).is_finite() {
+                return Err(malformed);
+            }
+            0
+        }
+        tag::SMALL_BIG => {
+            cur.skip(1)?;
+            let n = usize::from(cur.u8()?);
+            cur.skip(1)?;
+            cur.skip(n)?;
+            0
+        }
+        tag::LARGE_BIG => {
+            cur.skip(1)?;
+            let n = len32(cur.u32()?);
+            cur.skip(1)?;
+            cur.skip(n)?;
+            0
+        }
+        tag::STRING => {
+            cur.skip(1)?;
+            let n = usize::from(cur.u16()?);
+            cur.skip(n)?;
+            0
+        }
+        tag::BINARY => {
+            cur.skip(1)?;
+            let n = len32(cur.u32()?);
+            cur.skip(n)?;
+            0
+        }
+        tag::BIT_BINARY => {
+            cur.skip(1)?;
+            let n = len32(cur.u32()?);
+            let bits = cur.u8()?;
+            // As OTP: 1..=8 bits used in the last byte, or an empty bitstring.
+            let ok = if n == 0 { bits == 0 } else { (1..=8).contains(&bits) };
+            if !ok {
+                return Err(malformed);
+            }
+            cur.skip(n)?;
+            0
+        }
+        tag::ATOM_CACHE_REF => {
+            cur.skip(1)?;
+            if cur.u8()? >= ctx.atom_refs {
+                return Err(Error::new(ErrorKind::AtomCacheRefOutOfRange, at));
+            }
+            0
+        }
+        tag::SMALL_TUPLE => {
+            cur.skip(1)?;
+            u64::from(cur.u8()?)
+        }
+        tag::LARGE_TUPLE => {
+            cur.skip(1)?;
+            u64::from(cur.u32()?)
+        }
+        tag::LIST => {
+            cur.skip(1)?;
+            u64::from(cur.u32()?) + 1
+        }
+        tag::MAP => {
+            cur.skip(1)?;
+            let arity = cur.u32()?;
+            if arity >= MAX_ARITY {
+                return Err(malformed);
+            }
+            2 * u64::from(arity)
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(sub_terms))
 }
 
 /// Skip one term at `*pos` with no work bound (for terms already known to
