@@ -84,6 +84,13 @@
 %%% <li>`global_resolvers' (default `[global]'): modules whose funs may
 %%%   travel to `global_name_server' (name-clash resolvers).</li>
 %%% <li>`reply_refused' (default true).</li>
+%%% <li>`logger_budget' (default {@link default_logger_budget/0}): how many
+%%%   bytes of log events (external size) each node may have delivered to
+%%%   `logger_proxy', a token bucket: `burst_bytes' at once, refilled at
+%%%   `bytes_per_second'; an event over what is left is refused
+%%%   (`logger_budget_exceeded', logged with the node's count of such
+%%%   refusals). `infinity' turns it off. Each node has its own bucket, kept
+%%%   by that node's handler worker.</li>
 %%% </ul>
 -module(erldist_filter_policy).
 -behaviour(erldist_filter_handler).
@@ -102,6 +109,7 @@
 -export([default_spawn/0]).
 -export([default_names/0]).
 -export([default_name_max_bytes/0]).
+-export([default_logger_budget/0]).
 -export([config/0]).
 %% Decisions without side effects (tests, the demo)
 -export([spawn_decision/4]).
@@ -172,6 +180,15 @@ default_name_max_bytes() ->
       logger_proxy => 64 * 1024,
       '_' => 1024 * 1024}.
 
+%% @doc What each node may have delivered to `logger_proxy': 256 KiB at
+%% once, then 64 KiB a second (external size of the events). Every event
+%% delivered costs this node a format and a write in `logger_proxy' and
+%% the handlers; within the bound a peer can keep the log busy but not
+%% grow it without end.
+-spec default_logger_budget() -> #{burst_bytes := pos_integer(), bytes_per_second := pos_integer()}.
+default_logger_budget() ->
+    #{burst_bytes => 256 * 1024, bytes_per_second => 64 * 1024}.
+
 %% @doc Every key with its default.
 -spec defaults() -> map().
 defaults() ->
@@ -183,7 +200,8 @@ defaults() ->
       logger_max_depth => 64,
       strict_names => false,
       global_resolvers => [global],
-      reply_refused => true}.
+      reply_refused => true,
+      logger_budget => default_logger_budget()}.
 
 %% @doc The policy in force: the defaults overridden by app env `policy'.
 -spec config() -> map().
@@ -241,11 +259,49 @@ classify_peer(Hint, Sysname, Control) ->
 
 classify_peer(Hint, Sysname, Control, Payload) ->
     Config = config(),
-    {Decision, Reason} = send_decision(Sysname, Control, Payload, Hint, Config),
-    log(Decision, Sysname, Control, #{reason => Reason, hint => Hint, request => shape(Payload)}),
+    {Decision, Reason, Extra} =
+        charge(Sysname, Payload, send_decision(Sysname, Control, Payload, Hint, Config), Config),
+    log(Decision, Sysname, Control, Extra#{reason => Reason, hint => Hint, request => shape(Payload)}),
     Decision =:= drop andalso maps:get(reply_refused, Config) =:= true
         andalso answer_refused(Sysname, Control, Payload),
     Decision.
+
+%% A log event for logger_proxy is delivered only within the sending
+%% node's logger budget (a token bucket in this process: the node's
+%% handler worker).
+charge(Sysname, Payload, {keep, logger_event}, Config) ->
+    Bytes = erlang:external_size(Payload),
+    case logger_budget(maps:get(logger_budget, Config, default_logger_budget())) of
+        infinity ->
+            {keep, logger_event, #{}};
+        {Burst, Rate} ->
+            Key = {?MODULE, logger_budget, Sysname},
+            Now = erlang:monotonic_time(microsecond),
+            {Tokens0, Last, Dropped} = case get(Key) of
+                                           {T, L, D} -> {T, L, D};
+                                           _ -> {Burst, Now, 0}
+                                       end,
+            Tokens = min(Burst, Tokens0 + (Now - Last) * Rate div 1000000),
+            case Bytes =< Tokens of
+                true ->
+                    put(Key, {Tokens - Bytes, Now, Dropped}),
+                    {keep, logger_event, #{}};
+                false ->
+                    put(Key, {Tokens, Now, Dropped + 1}),
+                    {drop, logger_budget_exceeded, #{bytes => Bytes, budget_drops => Dropped + 1}}
+            end
+    end;
+charge(_Sysname, _Payload, {Decision, Reason}, _Config) ->
+    {Decision, Reason, #{}}.
+
+%% `{Burst, BytesPerSecond}' or `infinity'; a malformed value is the default.
+logger_budget(infinity) ->
+    infinity;
+logger_budget(#{burst_bytes := Burst, bytes_per_second := Rate})
+  when is_integer(Burst), Burst >= 0, is_integer(Rate), Rate >= 0 ->
+    {Burst, Rate};
+logger_budget(_Bad) ->
+    logger_budget(default_logger_budget()).
 
 spawn_request_init_peer(Sysname, Module, FunctionName, Arguments) ->
     Config = config(),
@@ -476,12 +532,12 @@ global_name_size(Request, Max) ->
 logger_event_decision({log, Level, Format, Args, Meta}, MaxDepth)
   when is_atom(Level), is_list(Args), is_map(Meta) ->
     case safe_format(Format) andalso depth_within(Args, MaxDepth) of
-        true -> {keep, allowed_name};
+        true -> {keep, logger_event};
         false -> {drop, logger_format_refused}
     end;
 logger_event_decision({log, Level, Msg, Meta}, MaxDepth) when is_atom(Level), is_map(Meta) ->
     case depth_within(Msg, MaxDepth) of
-        true -> {keep, allowed_name};
+        true -> {keep, logger_event};
         false -> {drop, logger_format_refused}
     end;
 logger_event_decision(_Payload, _MaxDepth) ->
