@@ -39,8 +39,11 @@
 %%%   `global' and `pg' protocols), and then only when it carries no fun
 %%%   (other than `global''s resolvers) and, for `global_name_server',
 %%%   only the requests other nodes make; payloads to allowed names are
-%%%   bounded (`name_max_bytes', `global_max_name_bytes', and for
-%%%   `logger_proxy' only log events whose format cannot expand). With
+%%%   bounded (`name_max_bytes', `global_max_name_bytes', for `pg' only
+%%%   what peer scopes send, with the peer and members on the sending
+%%%   node, and for `logger_proxy' only log events whose format cannot
+%%%   expand, within the node's `logger_budget'). Every message to `pg'
+%%%   reaches the policy (a bounded name in the NIF). With
 %%%   `strict_names' every registered name (not only OTP's) must be on
 %%%   the allowlist.</li>
 %%% <li><b>Sends to a pid</b> of a protected process ({@link
@@ -453,7 +456,7 @@ name_decision(Sysname, Name, Payload, Hint, Config) ->
         false ->
             case erldist_filter_hint:is_router_name(Name) of
                 true -> {drop, router_name};
-                false when Allowed -> allowed_name_decision(Name, Payload, Config);
+                false when Allowed -> allowed_name_decision(Sysname, Name, Payload, Config);
                 false when Otp -> {drop, otp_name_reason(Name)};
                 false ->
                     case maps:get(strict_names, Config) =:= true of
@@ -484,15 +487,15 @@ otp_name_reason(_Name) -> otp_name_not_allowed.
 %% what each name's handling could blow up), never funs (other than
 %% global's resolvers), and for global_name_server only the calls other
 %% nodes make.
-allowed_name_decision(Name, Payload, Config) ->
+allowed_name_decision(Sysname, Name, Payload, Config) ->
     Sizes = maps:get(name_max_bytes, Config),
     Max = maps:get(Name, Sizes, maps:get('_', Sizes, infinity)),
     case Max =:= infinity orelse erlang:external_size(Payload) =< Max of
         false -> {drop, payload_too_large};
-        true -> allowed_payload_decision(Name, Payload, Config)
+        true -> allowed_payload_decision(Sysname, Name, Payload, Config)
     end.
 
-allowed_payload_decision(global_name_server, Payload, Config) ->
+allowed_payload_decision(_Sysname, global_name_server, Payload, Config) ->
     case carries_foreign_fun(Payload, maps:get(global_resolvers, Config)) of
         true -> {drop, fun_to_otp_name};
         false ->
@@ -505,12 +508,21 @@ allowed_payload_decision(global_name_server, Payload, Config) ->
                 _ -> {keep, allowed_name}
             end
     end;
-allowed_payload_decision(logger_proxy, Payload, Config) ->
+allowed_payload_decision(Sysname, pg, Payload, _Config) ->
+    case carries_foreign_fun(Payload, []) of
+        true -> {drop, fun_to_otp_name};
+        false ->
+            case pg_message(Sysname, Payload) of
+                true -> {keep, allowed_name};
+                false -> {drop, pg_request}
+            end
+    end;
+allowed_payload_decision(_Sysname, logger_proxy, Payload, Config) ->
     case carries_foreign_fun(Payload, []) of
         true -> {drop, fun_to_otp_name};
         false -> logger_event_decision(Payload, maps:get(logger_max_depth, Config))
     end;
-allowed_payload_decision(_Name, Payload, _Config) ->
+allowed_payload_decision(_Sysname, _Name, Payload, _Config) ->
     case carries_foreign_fun(Payload, []) of
         true -> {drop, fun_to_otp_name};
         false -> {keep, allowed_name}
@@ -562,6 +574,35 @@ depth_within(Term, Max) when is_tuple(Term) -> depth_within(tuple_to_list(Term),
 depth_within(Term, Max) when is_map(Term) -> depth_within(maps:to_list(Term), Max);
 depth_within([H | T], Max) -> depth_within(H, Max - 1) andalso depth_within(T, Max);
 depth_within(_Term, _Max) -> true.
+
+%% What pg's scope processes on other nodes send the default scope `pg':
+%% a discover, joins and leaves of their own processes, a sync of all of
+%% them. The peer and every member are processes of the sending node (pg
+%% announces only its own node's members); anything else would be stored
+%% as a member of another node's processes, or crash pg (it raises badarg
+%% on a message it does not know, and a few such crashes take down
+%% kernel_safe_sup and with it the node).
+pg_message(Sysname, {discover, Peer}) ->
+    on_node(Sysname, Peer);
+pg_message(Sysname, {join, Peer, _Group, PidOrPids}) ->
+    on_node(Sysname, Peer) andalso members_on_node(Sysname, PidOrPids);
+pg_message(Sysname, {leave, Peer, PidOrPids, Groups}) ->
+    on_node(Sysname, Peer) andalso members_on_node(Sysname, PidOrPids)
+        andalso proper_length(Groups) =/= undefined;
+pg_message(Sysname, {'$gen_cast', {sync, Peer, Groups}}) ->
+    on_node(Sysname, Peer) andalso proper_length(Groups) =/= undefined
+        andalso lists:all(fun({_Group, Pids}) when is_list(Pids) -> members_on_node(Sysname, Pids);
+                             (_) -> false
+                          end, Groups);
+pg_message(_Sysname, _Payload) ->
+    false.
+
+on_node(Sysname, Pid) -> is_pid(Pid) andalso node(Pid) =:= Sysname.
+
+members_on_node(Sysname, Pid) when is_pid(Pid) -> node(Pid) =:= Sysname;
+members_on_node(Sysname, Pids) when is_list(Pids) ->
+    proper_length(Pids) =/= undefined andalso lists:all(fun(P) -> on_node(Sysname, P) end, Pids);
+members_on_node(_Sysname, _Other) -> false.
 
 %% The requests other nodes send global_name_server (multi_call).
 global_remote_call({register, _, _, _}) -> true;

@@ -11,6 +11,7 @@
 -export([dop_name/1]).
 -export([blocklist/0]).
 -export([is_blocked/1]).
+-export([is_bounded/1]).
 
 -type action() :: emit | drop | redirect | spawn.
 -type config() :: #{atom() => boolean()}.
@@ -89,7 +90,9 @@ by_name(rex, P, _) ->
         _ -> log_dor
     end;
 by_name(Name, P, Blocklist) ->
-    case Blocklist andalso is_blocked(Name) of
+    %% Bounded names (pg) are not blocked, but with the blocklist on every
+    %% message to them is the policy's (it bounds their size and shape).
+    case Blocklist andalso (is_blocked(Name) orelse is_bounded(Name)) of
         true -> log_dor;
         false -> generic(P)
     end.
@@ -189,6 +192,11 @@ blocklist() ->
         true -> erldist_filter_nif:otp_name_blocklist();
         false -> spec_blocklist()
     end.
+
+%% @doc Whether `Name' is a bounded name (`blocklist::BOUNDED' in the
+%% core): not blocked, always judged by the policy. Our own copy.
+-spec is_bounded(term()) -> boolean().
+is_bounded(Name) -> lists:member(Name, [pg]).
 
 -spec is_blocked(term()) -> boolean().
 is_blocked(Name) when is_atom(Name) -> lists:member(Name, blocklist());

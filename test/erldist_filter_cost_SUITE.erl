@@ -168,13 +168,12 @@ global_door(Config) ->
 
 %% pg: a peer scope discovered, then 300 joins of distinct groups (1 KiB
 %% names, 100 members each) and 10 syncs just under 4 MiB (the name's
-%% size bound) that each replace what that peer had. `pg' is not on the NIF's
-%% OTP name blocklist: its messages are bounded by `max_message_bytes'
-%% (16 MiB) and reach the policy only with a suspicious shape, so nothing
-%% here is logged: a sync just over the bound is delivered too (checked:
-%% when this changes, the check fails). What the victim keeps is the last
-%% sync's groups; a peer process keeps up to `max_message_bytes' of groups,
-%% and an attacker can have many peer processes (not bounded here).
+%% size bound) that each replace what that peer had. Every message to `pg'
+%% reaches the policy (a bounded name in the NIF), which bounds it at 4 MiB:
+%% a sync just over the bound is refused (`payload_too_large', logged) and
+%% leaves nothing. What the victim keeps is the last bounded sync's groups;
+%% an attacker can have many peer processes, each keeping up to 4 MiB of
+%% groups (not bounded here).
 pg_door(Config) ->
     Victim = ?config(victim, Config),
     VictimNode = node_of(Victim),
@@ -187,13 +186,14 @@ pg_door(Config) ->
     ?assertEqual({300, 10}, {Joins, Syncs}),
     ?assert(SyncSize =< Bound),
     ?assert(OverSize > Bound),
-    %% A sync over pg's bound is delivered (known: pg's messages meet the
-    %% bound only when the NIF redirects them), and kept until replaced.
+    %% A sync over pg's bound is refused and logged; pg keeps the last
+    %% bounded sync's groups.
     OverDecision = call(Victim, edf_test_evasion, await_drop,
-                        [node_of(?config(attacker, Config)), pg, 1000]),
-    ct:comment("pg: a sync of ~p bytes (bound ~p) kept ~p groups, decision ~p",
+                        [node_of(?config(attacker, Config)), pg, ?AWAIT_MS]),
+    ct:comment("pg: a sync of ~p bytes (bound ~p): ~p groups kept, decision ~p",
                [OverSize, Bound, element(1, OverKept) - Groups0, OverDecision]),
-    ?assertEqual({timeout, Count + 100}, {OverDecision, element(1, OverKept) - Groups0}),
+    ?assertMatch(#{decision := drop, reason := payload_too_large}, OverDecision),
+    ?assertEqual(Count, element(1, OverKept) - Groups0),
     ok = call(?config(attacker, Config), ?MODULE, pg_resync, [Holder]),
     {Groups, Members} = call(Victim, ?MODULE, pg_kept, []),
     ct:pal("pg keeps ~p groups, ~p members (sync of ~p bytes)", [Groups - Groups0, Members, SyncSize]),

@@ -116,7 +116,11 @@ fn suspicious_name_send(
         return Ok(true);
     }
     // Blocked names are ASCII, so a Latin-1 atom matches only if it is too.
-    if cfg.otp_name_blocklist && (name.utf8 || name.text.is_ascii()) && blocklist::is_blocked(name.text) {
+    // Bounded names (`pg`) are not blocked but always judged by the policy.
+    if cfg.otp_name_blocklist
+        && (name.utf8 || name.text.is_ascii())
+        && (blocklist::is_blocked(name.text) || blocklist::is_bounded(name.text))
+    {
         return Ok(true);
     }
     suspicious_payload(v, p)

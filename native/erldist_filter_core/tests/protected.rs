@@ -70,3 +70,40 @@ fn sends_to_protected_pids_leave_the_fast_path() {
     // rex's own rule holds with or without it, as for a REG_SEND
     assert!(!unchanged_with(&mut ch, &send_sender(&pid("b@h", 5, 0, 7)), &config(false)));
 }
+
+fn small_atom(text: &str) -> Vec<u8> {
+    let mut out = vec![119, text.len() as u8];
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
+/// REG_SEND {6, From, '', ToName} with `payload`, framed.
+fn reg_send(to_name: &str, payload: &[u8]) -> Vec<u8> {
+    let mut control = vec![104, 4, 97, 6];
+    control.extend(pid("a@h", 1, 0, 3));
+    control.extend(small_atom(""));
+    control.extend(small_atom(to_name));
+    prefixed(4, &frame_normal(&[], &control, payload))
+}
+
+/// A harmless payload: the atom `hello`.
+fn hello() -> Vec<u8> {
+    small_atom("hello")
+}
+
+#[test]
+fn bounded_names_always_reach_the_policy() {
+    let peer = Peer { sysname: atom("a@h"), router: atom("erldist_filter_router_1"), ..Peer::default() };
+    let mut ch = Channel::new(Corpus::load("small").options()).with_peer(peer);
+    let mut set = Protected::new(atom("b@h"), 7);
+    set.insert(5, 0, Some(atom("pg")));
+    ch.set_protected(Arc::new(set));
+    // pg by name and by pid: the policy's, with the OTP name blocklist on
+    assert!(!unchanged(&mut ch, &reg_send("pg", &hello())));
+    assert!(!unchanged(&mut ch, &send_sender(&pid("b@h", 5, 0, 7))));
+    // off, only the payload rules: fast
+    assert!(unchanged_with(&mut ch, &reg_send("pg", &hello()), &config(false)));
+    // other names that start alike: fast
+    assert!(unchanged(&mut ch, &reg_send("pg2", &hello())));
+    assert!(unchanged(&mut ch, &reg_send("p", &hello())));
+}
