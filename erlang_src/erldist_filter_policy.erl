@@ -30,8 +30,10 @@
 %%%   remote-execution shapes: a `rex' call or cast of a function not on
 %%%   the spawn allowlist, any supervisor `start_child' /
 %%%   `terminate_child' / `restart_child' / `delete_child', an
-%%%   `io_request' or `io_reply' (to `standard_error', `user', a group
-%%%   leader, anything), a `code_server' request, `sys' system messages,
+%%%   `io_request' (to `standard_error', `user', a group leader,
+%%%   anything), an `io_reply' to anything but an ordinary process (one
+%%%   that is neither registered nor protected: it is the answer to an
+%%%   I/O request made from here), a `code_server' request, `sys' system messages,
 %%%   faked `EXIT' messages, the 1.29 sensitive shapes (timer apply, pool
 %%%   spawn, cover load, ...). A send to a registered name on OTP's name
 %%%   blocklist is delivered only if the name is on the name allowlist for
@@ -416,6 +418,18 @@ send_decision(_Sysname, Control, _Payload, _Hint, _Config) when ?is_udist_dop_ex
     {drop, exit2_refused};
 send_decision(Sysname, Control, Payload, Hint, Config) when ?is_udist_dop_send_to_name_t(Control) ->
     name_decision(Sysname, to_name(Control), Payload, Hint, Config);
+send_decision(_Sysname, Control, {io_reply, _ReplyAs, _Reply}, _Hint, _Config)
+  when ?is_udist_dop_send_to_pid_t(Control) ->
+    %% The answer to an I/O request a process here made of a group leader
+    %% there (a remote shell's, a process spawned from there, or our
+    %% refusal of theirs, `{error, enotsup}'): delivered to an ordinary
+    %% process; an OTP process (an I/O server, a group leader) is not
+    %% waiting for one from afar.
+    Pid = target(Control),
+    case {registered_name(Pid), erldist_filter_protected:lookup(Pid)} of
+        {undefined, unprotected} -> {keep, io_reply};
+        _ -> {drop, io_reply}
+    end;
 send_decision(Sysname, Control, Payload, Hint, Config)
   when ?is_udist_dop_send_to_pid_t(Control); ?is_udist_dop_send_to_alias_t(Control) ->
     case dangerous(Payload) of
