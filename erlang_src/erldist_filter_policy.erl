@@ -52,6 +52,11 @@
 %%%   erldist_filter_protected}) are judged as sends to its name; one
 %%%   without a name (a supervisor, an application master, a group
 %%%   leader) takes only gen replies.</li>
+%%% <li><b>Sends to an alias</b>: a `$gen_call' or `$gen_cast' is refused
+%%%   (`request_to_alias'; the NIF sends every one to the policy): an OTP
+%%%   process's alias is known to a peer while it waits for that peer's
+%%%   reply. A reply tagged with the alias (`[alias | Alias]', `Alias')
+%%%   is kept.</li>
 %%% <li>A refused `gen_server' call is answered (when its caller is on the
 %%%   sending node) so that the caller does not hang: `{badrpc, {'EXIT',
 %%%   unauthorized}}' for `rex', `{error, unauthorized}' otherwise; a
@@ -430,8 +435,28 @@ send_decision(_Sysname, Control, {io_reply, _ReplyAs, _Reply}, _Hint, _Config)
         {undefined, unprotected} -> {keep, io_reply};
         _ -> {drop, io_reply}
     end;
-send_decision(Sysname, Control, Payload, Hint, Config)
-  when ?is_udist_dop_send_to_pid_t(Control); ?is_udist_dop_send_to_alias_t(Control) ->
+send_decision(Sysname, Control, Payload, Hint, Config) when ?is_udist_dop_send_to_alias_t(Control) ->
+    %% An alias names no process we can look up, and an OTP process's
+    %% alias is known to a peer while it waits for that peer's reply (rex
+    %% running a block_call, a supervisor calling out): a gen request to
+    %% it would reach the process its name and pid are guarded for. What
+    %% comes to an alias from afar is a reply to a request this node made,
+    %% tagged with that alias (gen's `[alias | Alias]', or `Alias'); a
+    %% request is never one.
+    Alias = target(Control),
+    case Payload of
+        {[alias | Alias], _Reply} -> {keep, reply_to_alias};
+        {Alias, _Reply} -> {keep, reply_to_alias};
+        {'$gen_call', _From, _Request} -> {drop, request_to_alias};
+        {'$gen_cast', _Request} -> {drop, request_to_alias};
+        _ -> pid_or_alias_decision(Sysname, Control, Payload, Hint, Config)
+    end;
+send_decision(Sysname, Control, Payload, Hint, Config) when ?is_udist_dop_send_to_pid_t(Control) ->
+    pid_or_alias_decision(Sysname, Control, Payload, Hint, Config);
+send_decision(_Sysname, _Control, _Payload, _Hint, _Config) ->
+    {drop, unexpected_operation}.
+
+pid_or_alias_decision(Sysname, Control, Payload, Hint, Config) ->
     case dangerous(Payload) of
         {true, Reason} -> {drop, Reason};
         false ->
@@ -448,9 +473,7 @@ send_decision(Sysname, Control, Payload, Hint, Config)
                 {undefined, unnamed} -> unnamed_decision(Payload);
                 {Name, _} -> name_decision(Sysname, Name, Payload, Hint, Config)
             end
-    end;
-send_decision(_Sysname, _Control, _Payload, _Hint, _Config) ->
-    {drop, unexpected_operation}.
+    end.
 
 name_decision(_Sysname, Name, _Payload, _Hint, _Config) when not is_atom(Name) ->
     {drop, bad_name};

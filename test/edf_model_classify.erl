@@ -60,8 +60,10 @@ kind(C, P, Untrusted, Blocklist) ->
                 true -> log_emit;
                 false -> emit
             end;
-        D when D =:= 2; D =:= 12; D =:= 22; D =:= 23; D =:= 33; D =:= 34 ->
+        D when D =:= 2; D =:= 12; D =:= 22; D =:= 23 ->
             send(Untrusted, fun() -> generic(P) end);
+        D when D =:= 33; D =:= 34 ->                            % ALIAS_SEND(_TT)
+            send(Untrusted, fun() -> to_alias(P, Blocklist) end);
         D when D =:= 6; D =:= 16 ->
             send(Untrusted, fun() -> by_name(element(4, C), P, Blocklist) end);
         37 ->
@@ -70,6 +72,8 @@ kind(C, P, Untrusted, Blocklist) ->
                 Flags band ?ALTACT_EXIT =/= 0 -> log_dor;
                 Flags band ?ALTACT_NAME =/= 0 ->
                     send(Untrusted, fun() -> by_name(element(4, C), P, Blocklist) end);
+                Flags band ?ALTACT_ALIAS =/= 0 ->
+                    send(Untrusted, fun() -> to_alias(P, Blocklist) end);
                 true ->
                     send(Untrusted, fun() -> generic(P) end)
             end
@@ -96,6 +100,12 @@ by_name(Name, P, Blocklist) ->
         true -> log_dor;
         false -> generic(P)
     end.
+
+%% A gen request to an alias (with the blocklist on) is the policy's: the
+%% alias may be an OTP process's.
+to_alias({'$gen_call', _, _}, true) -> log_dor;
+to_alias({'$gen_cast', _}, true) -> log_dor;
+to_alias(P, _Blocklist) -> generic(P).
 
 generic(P) ->
     case sensitive(P) of

@@ -37,7 +37,7 @@
          file_read/1, file_write/1, init_request/1, sys_get_state/1, app_master/1,
          exit_signal/1, link_signal/1, group_leader_signal/1,
          raw_encodings/1, bounded_allowlisted_names/1, replies_reach_unnamed_protected/1,
-         pg_hostile_join/1]).
+         pg_hostile_join/1, alias_of_protected/1]).
 
 %% Run on the victims
 -export([setup_victim/2]).
@@ -46,6 +46,7 @@
 -export([pg_effects/0, pg_down_after/2]).
 %% Run on the attacker
 -export([pg_holder_start/1, pg_holder_send/1, pg_holder_sync/0]).
+-export([alias_bait_start/2, alias_bait_alias/0]).
 
 -define(TIMEOUT, 20000).
 %% The longest a stock victim may take to show an effect (returns earlier).
@@ -60,7 +61,7 @@ all() ->
     [rex_cast, rex_call, start_child, io_request, code_load, file_read, file_write,
      init_request, sys_get_state, app_master, exit_signal, link_signal,
      group_leader_signal, raw_encodings, bounded_allowlisted_names,
-     replies_reach_unnamed_protected, pg_hostile_join].
+     replies_reach_unnamed_protected, pg_hostile_join, alias_of_protected].
 
 init_per_testcase(Case, Config) ->
     %% pg's default scope runs on the victims only where a case needs it.
@@ -238,6 +239,42 @@ pg_hostile_join(Config) ->
                  ok = call(Attacker, ?MODULE, pg_holder_sync, [])
          end,
          call(Attacker, erlang, exit, [Holder, kill])
+     end || V <- [stock, safe]],
+    victim_up(Config).
+
+%% An alias of a protected process: rex runs a `block_call' in its own
+%% process, and here it calls a process of the attacker (the bait), so
+%% the bait gets rex's alias (gen's tag `[alias | Alias]'). Before it
+%% replies, the bait sends a rex cast to that alias (ALIAS_SEND). On the
+%% stock victim rex takes it from its mailbox after the call and runs it
+%% (the agent gets `{pwned, Tag}'). With the safe policy every gen
+%% request to an alias reaches the policy and is refused
+%% (`request_to_alias', logged); the reply to rex's call, tagged with the
+%% alias, is delivered (the call returns).
+alias_of_protected(Config) ->
+    Attacker = ?config(attacker, Config),
+    AttackerNode = node_of(Attacker),
+    Agent = call(Attacker, erlang, whereis, [edf_test_evasion_agent]),
+    [begin
+         Victim = ?config(V, Config),
+         VictimNode = node_of(Victim),
+         Tag = erlang:unique_integer([positive]),
+         ok = call(Attacker, ?MODULE, alias_bait_start, [Agent, Tag]),
+         ?assertEqual({V, bait_taken},
+                      {V, call(Victim, rpc, block_call,
+                               [VictimNode, gen_server, call, [{edf_alias_bait, AttackerNode}, bait, 10000]])}),
+         Alias = call(Attacker, ?MODULE, alias_bait_alias, []),
+         ?assert(is_reference(Alias)),
+         Key = {Tag, none},
+         case V of
+             stock ->
+                 ?assertMatch({V, {effect, _}}, {V, effect(Config, Key, ?EFFECT_MS)});
+             safe ->
+                 ?assertMatch({V, #{decision := drop, reason := request_to_alias}},
+                              {V, call(Victim, edf_test_evasion, await_drop, [AttackerNode, Alias, ?AWAIT_MS])}),
+                 ?assertEqual({V, no_effect}, {V, effect(Config, Key, 0)})
+         end,
+         call(Attacker, erlang, exit, [call(Attacker, erlang, whereis, [edf_alias_bait]), kill])
      end || V <- [stock, safe]],
     victim_up(Config).
 
@@ -469,6 +506,36 @@ pg_await_sync() ->
     receive {'$gen_cast', {sync, _, _}} -> ok
     after ?AWAIT_MS -> timeout
     end.
+
+%% @private A process of the attacker (registered `edf_alias_bait') that
+%% answers one gen call: first a rex cast (`Agent' gets `{pwned, Tag}')
+%% to the caller's alias, then the reply `bait_taken'. It keeps the alias
+%% for `alias_bait_alias/0'.
+alias_bait_start(Agent, Tag) ->
+    Parent = self(),
+    Ref = make_ref(),
+    Pid = spawn(fun() ->
+                        true = register(edf_alias_bait, self()),
+                        Parent ! {Ref, ok},
+                        receive
+                            {'$gen_call', {_Caller, [alias | Alias]} = From, bait} ->
+                                Alias ! {'$gen_cast', {cast, erlang, send, [Agent, {pwned, Tag}], Agent}},
+                                gen:reply(From, bait_taken),
+                                alias_bait_keep(Alias)
+                        end
+                end),
+    receive {Ref, ok} -> ok after ?AWAIT_MS -> exit(Pid, kill), timeout end.
+
+alias_bait_keep(Alias) ->
+    receive
+        {alias, From, Ref} -> From ! {Ref, Alias}, alias_bait_keep(Alias)
+    end.
+
+%% @private The alias the bait was called with.
+alias_bait_alias() ->
+    Ref = make_ref(),
+    edf_alias_bait ! {alias, self(), Ref},
+    receive {Ref, Alias} -> Alias after ?AWAIT_MS -> timeout end.
 
 %% @private Whether the signal took effect on `Target'.
 signal_effect(exit_signal, Target, _Agent) ->
