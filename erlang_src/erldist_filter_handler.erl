@@ -80,7 +80,10 @@ child_spec(RouterNumber) when is_integer(RouterNumber), RouterNumber >= 1 ->
 %% @doc Start the worker for redirected messages from `Sysname'.
 -spec start_link(RouterNumber :: pos_integer(), Sysname :: node()) -> gen_statem:start_ret().
 start_link(RouterNumber, Sysname) when is_integer(RouterNumber), RouterNumber >= 1, is_atom(Sysname) ->
-    gen_statem:start_link(?MODULE, {RouterNumber, Sysname}, [{hibernate_after, 5000}]).
+    %% Off-heap message queue, as the routers': a flood from one node (log
+    %% events, pg syncs) queues outside the heap while it is judged.
+    gen_statem:start_link(?MODULE, {RouterNumber, Sysname},
+                          [{hibernate_after, 5000}, {spawn_opt, [{message_queue_data, off_heap}]}]).
 
 %% @private Classify a redirected operation without payload: the handler
 %% module's `classify/3', or the built-in policy when `Handler' is

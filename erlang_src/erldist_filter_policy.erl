@@ -30,8 +30,10 @@
 %%%   remote-execution shapes: a `rex' call or cast of a function not on
 %%%   the spawn allowlist, any supervisor `start_child' /
 %%%   `terminate_child' / `restart_child' / `delete_child', an
-%%%   `io_request' or `io_reply' (to `standard_error', `user', a group
-%%%   leader, anything), a `code_server' request, `sys' system messages,
+%%%   `io_request' (to `standard_error', `user', a group leader,
+%%%   anything), an `io_reply' to anything but an ordinary process (one
+%%%   that is neither registered nor protected: it is the answer to an
+%%%   I/O request made from here), a `code_server' request, `sys' system messages,
 %%%   faked `EXIT' messages, the 1.29 sensitive shapes (timer apply, pool
 %%%   spawn, cover load, ...). A send to a registered name on OTP's name
 %%%   blocklist is delivered only if the name is on the name allowlist for
@@ -39,14 +41,22 @@
 %%%   `global' and `pg' protocols), and then only when it carries no fun
 %%%   (other than `global''s resolvers) and, for `global_name_server',
 %%%   only the requests other nodes make; payloads to allowed names are
-%%%   bounded (`name_max_bytes', `global_max_name_bytes', and for
-%%%   `logger_proxy' only log events whose format cannot expand). With
+%%%   bounded (`name_max_bytes', `global_max_name_bytes', for `pg' only
+%%%   what peer scopes send, with the peer and members on the sending
+%%%   node, and for `logger_proxy' only log events whose format cannot
+%%%   expand, within the node's `logger_budget'). Every message to `pg'
+%%%   reaches the policy (a bounded name in the NIF). With
 %%%   `strict_names' every registered name (not only OTP's) must be on
 %%%   the allowlist.</li>
 %%% <li><b>Sends to a pid</b> of a protected process ({@link
 %%%   erldist_filter_protected}) are judged as sends to its name; one
 %%%   without a name (a supervisor, an application master, a group
 %%%   leader) takes only gen replies.</li>
+%%% <li><b>Sends to an alias</b>: a `$gen_call' or `$gen_cast' is refused
+%%%   (`request_to_alias'; the NIF sends every one to the policy): an OTP
+%%%   process's alias is known to a peer while it waits for that peer's
+%%%   reply. A reply tagged with the alias (`[alias | Alias]', `Alias')
+%%%   is kept.</li>
 %%% <li>A refused `gen_server' call is answered (when its caller is on the
 %%%   sending node) so that the caller does not hang: `{badrpc, {'EXIT',
 %%%   unauthorized}}' for `rex', `{error, unauthorized}' otherwise; a
@@ -84,6 +94,13 @@
 %%% <li>`global_resolvers' (default `[global]'): modules whose funs may
 %%%   travel to `global_name_server' (name-clash resolvers).</li>
 %%% <li>`reply_refused' (default true).</li>
+%%% <li>`logger_budget' (default {@link default_logger_budget/0}): how many
+%%%   bytes of log events (external size) each node may have delivered to
+%%%   `logger_proxy', a token bucket: `burst_bytes' at once, refilled at
+%%%   `bytes_per_second'; an event over what is left is refused
+%%%   (`logger_budget_exceeded', logged with the node's count of such
+%%%   refusals). `infinity' turns it off. Each node has its own bucket, kept
+%%%   by that node's handler worker.</li>
 %%% </ul>
 -module(erldist_filter_policy).
 -behaviour(erldist_filter_handler).
@@ -102,6 +119,7 @@
 -export([default_spawn/0]).
 -export([default_names/0]).
 -export([default_name_max_bytes/0]).
+-export([default_logger_budget/0]).
 -export([config/0]).
 %% Decisions without side effects (tests, the demo)
 -export([spawn_decision/4]).
@@ -172,6 +190,15 @@ default_name_max_bytes() ->
       logger_proxy => 64 * 1024,
       '_' => 1024 * 1024}.
 
+%% @doc What each node may have delivered to `logger_proxy': 256 KiB at
+%% once, then 64 KiB a second (external size of the events). Every event
+%% delivered costs this node a format and a write in `logger_proxy' and
+%% the handlers; within the bound a peer can keep the log busy but not
+%% grow it without end.
+-spec default_logger_budget() -> #{burst_bytes := pos_integer(), bytes_per_second := pos_integer()}.
+default_logger_budget() ->
+    #{burst_bytes => 256 * 1024, bytes_per_second => 64 * 1024}.
+
 %% @doc Every key with its default.
 -spec defaults() -> map().
 defaults() ->
@@ -183,7 +210,8 @@ defaults() ->
       logger_max_depth => 64,
       strict_names => false,
       global_resolvers => [global],
-      reply_refused => true}.
+      reply_refused => true,
+      logger_budget => default_logger_budget()}.
 
 %% @doc The policy in force: the defaults overridden by app env `policy'.
 -spec config() -> map().
@@ -241,11 +269,49 @@ classify_peer(Hint, Sysname, Control) ->
 
 classify_peer(Hint, Sysname, Control, Payload) ->
     Config = config(),
-    {Decision, Reason} = send_decision(Sysname, Control, Payload, Hint, Config),
-    log(Decision, Sysname, Control, #{reason => Reason, hint => Hint, request => shape(Payload)}),
+    {Decision, Reason, Extra} =
+        charge(Sysname, Payload, send_decision(Sysname, Control, Payload, Hint, Config), Config),
+    log(Decision, Sysname, Control, Extra#{reason => Reason, hint => Hint, request => shape(Payload)}),
     Decision =:= drop andalso maps:get(reply_refused, Config) =:= true
         andalso answer_refused(Sysname, Control, Payload),
     Decision.
+
+%% A log event for logger_proxy is delivered only within the sending
+%% node's logger budget (a token bucket in this process: the node's
+%% handler worker).
+charge(Sysname, Payload, {keep, logger_event}, Config) ->
+    Bytes = erlang:external_size(Payload),
+    case logger_budget(maps:get(logger_budget, Config, default_logger_budget())) of
+        infinity ->
+            {keep, logger_event, #{}};
+        {Burst, Rate} ->
+            Key = {?MODULE, logger_budget, Sysname},
+            Now = erlang:monotonic_time(microsecond),
+            {Tokens0, Last, Dropped} = case get(Key) of
+                                           {T, L, D} -> {T, L, D};
+                                           _ -> {Burst, Now, 0}
+                                       end,
+            Tokens = min(Burst, Tokens0 + (Now - Last) * Rate div 1000000),
+            case Bytes =< Tokens of
+                true ->
+                    put(Key, {Tokens - Bytes, Now, Dropped}),
+                    {keep, logger_event, #{}};
+                false ->
+                    put(Key, {Tokens, Now, Dropped + 1}),
+                    {drop, logger_budget_exceeded, #{bytes => Bytes, budget_drops => Dropped + 1}}
+            end
+    end;
+charge(_Sysname, _Payload, {Decision, Reason}, _Config) ->
+    {Decision, Reason, #{}}.
+
+%% `{Burst, BytesPerSecond}' or `infinity'; a malformed value is the default.
+logger_budget(infinity) ->
+    infinity;
+logger_budget(#{burst_bytes := Burst, bytes_per_second := Rate})
+  when is_integer(Burst), Burst >= 0, is_integer(Rate), Rate >= 0 ->
+    {Burst, Rate};
+logger_budget(_Bad) ->
+    logger_budget(default_logger_budget()).
 
 spawn_request_init_peer(Sysname, Module, FunctionName, Arguments) ->
     Config = config(),
@@ -357,8 +423,40 @@ send_decision(_Sysname, Control, _Payload, _Hint, _Config) when ?is_udist_dop_ex
     {drop, exit2_refused};
 send_decision(Sysname, Control, Payload, Hint, Config) when ?is_udist_dop_send_to_name_t(Control) ->
     name_decision(Sysname, to_name(Control), Payload, Hint, Config);
-send_decision(Sysname, Control, Payload, Hint, Config)
-  when ?is_udist_dop_send_to_pid_t(Control); ?is_udist_dop_send_to_alias_t(Control) ->
+send_decision(_Sysname, Control, {io_reply, _ReplyAs, _Reply}, _Hint, _Config)
+  when ?is_udist_dop_send_to_pid_t(Control) ->
+    %% The answer to an I/O request a process here made of a group leader
+    %% there (a remote shell's, a process spawned from there, or our
+    %% refusal of theirs, `{error, enotsup}'): delivered to an ordinary
+    %% process; an OTP process (an I/O server, a group leader) is not
+    %% waiting for one from afar.
+    Pid = target(Control),
+    case {registered_name(Pid), erldist_filter_protected:lookup(Pid)} of
+        {undefined, unprotected} -> {keep, io_reply};
+        _ -> {drop, io_reply}
+    end;
+send_decision(Sysname, Control, Payload, Hint, Config) when ?is_udist_dop_send_to_alias_t(Control) ->
+    %% An alias names no process we can look up, and an OTP process's
+    %% alias is known to a peer while it waits for that peer's reply (rex
+    %% running a block_call, a supervisor calling out): a gen request to
+    %% it would reach the process its name and pid are guarded for. What
+    %% comes to an alias from afar is a reply to a request this node made,
+    %% tagged with that alias (gen's `[alias | Alias]', or `Alias'); a
+    %% request is never one.
+    Alias = target(Control),
+    case Payload of
+        {[alias | Alias], _Reply} -> {keep, reply_to_alias};
+        {Alias, _Reply} -> {keep, reply_to_alias};
+        {'$gen_call', _From, _Request} -> {drop, request_to_alias};
+        {'$gen_cast', _Request} -> {drop, request_to_alias};
+        _ -> pid_or_alias_decision(Sysname, Control, Payload, Hint, Config)
+    end;
+send_decision(Sysname, Control, Payload, Hint, Config) when ?is_udist_dop_send_to_pid_t(Control) ->
+    pid_or_alias_decision(Sysname, Control, Payload, Hint, Config);
+send_decision(_Sysname, _Control, _Payload, _Hint, _Config) ->
+    {drop, unexpected_operation}.
+
+pid_or_alias_decision(Sysname, Control, Payload, Hint, Config) ->
     case dangerous(Payload) of
         {true, Reason} -> {drop, Reason};
         false ->
@@ -375,9 +473,7 @@ send_decision(Sysname, Control, Payload, Hint, Config)
                 {undefined, unnamed} -> unnamed_decision(Payload);
                 {Name, _} -> name_decision(Sysname, Name, Payload, Hint, Config)
             end
-    end;
-send_decision(_Sysname, _Control, _Payload, _Hint, _Config) ->
-    {drop, unexpected_operation}.
+    end.
 
 name_decision(_Sysname, Name, _Payload, _Hint, _Config) when not is_atom(Name) ->
     {drop, bad_name};
@@ -397,7 +493,7 @@ name_decision(Sysname, Name, Payload, Hint, Config) ->
         false ->
             case erldist_filter_hint:is_router_name(Name) of
                 true -> {drop, router_name};
-                false when Allowed -> allowed_name_decision(Name, Payload, Config);
+                false when Allowed -> allowed_name_decision(Sysname, Name, Payload, Config);
                 false when Otp -> {drop, otp_name_reason(Name)};
                 false ->
                     case maps:get(strict_names, Config) =:= true of
@@ -428,15 +524,15 @@ otp_name_reason(_Name) -> otp_name_not_allowed.
 %% what each name's handling could blow up), never funs (other than
 %% global's resolvers), and for global_name_server only the calls other
 %% nodes make.
-allowed_name_decision(Name, Payload, Config) ->
+allowed_name_decision(Sysname, Name, Payload, Config) ->
     Sizes = maps:get(name_max_bytes, Config),
     Max = maps:get(Name, Sizes, maps:get('_', Sizes, infinity)),
     case Max =:= infinity orelse erlang:external_size(Payload) =< Max of
         false -> {drop, payload_too_large};
-        true -> allowed_payload_decision(Name, Payload, Config)
+        true -> allowed_payload_decision(Sysname, Name, Payload, Config)
     end.
 
-allowed_payload_decision(global_name_server, Payload, Config) ->
+allowed_payload_decision(_Sysname, global_name_server, Payload, Config) ->
     case carries_foreign_fun(Payload, maps:get(global_resolvers, Config)) of
         true -> {drop, fun_to_otp_name};
         false ->
@@ -449,12 +545,21 @@ allowed_payload_decision(global_name_server, Payload, Config) ->
                 _ -> {keep, allowed_name}
             end
     end;
-allowed_payload_decision(logger_proxy, Payload, Config) ->
+allowed_payload_decision(Sysname, pg, Payload, _Config) ->
+    case carries_foreign_fun(Payload, []) of
+        true -> {drop, fun_to_otp_name};
+        false ->
+            case pg_message(Sysname, Payload) of
+                true -> {keep, allowed_name};
+                false -> {drop, pg_request}
+            end
+    end;
+allowed_payload_decision(_Sysname, logger_proxy, Payload, Config) ->
     case carries_foreign_fun(Payload, []) of
         true -> {drop, fun_to_otp_name};
         false -> logger_event_decision(Payload, maps:get(logger_max_depth, Config))
     end;
-allowed_payload_decision(_Name, Payload, _Config) ->
+allowed_payload_decision(_Sysname, _Name, Payload, _Config) ->
     case carries_foreign_fun(Payload, []) of
         true -> {drop, fun_to_otp_name};
         false -> {keep, allowed_name}
@@ -476,12 +581,12 @@ global_name_size(Request, Max) ->
 logger_event_decision({log, Level, Format, Args, Meta}, MaxDepth)
   when is_atom(Level), is_list(Args), is_map(Meta) ->
     case safe_format(Format) andalso depth_within(Args, MaxDepth) of
-        true -> {keep, allowed_name};
+        true -> {keep, logger_event};
         false -> {drop, logger_format_refused}
     end;
 logger_event_decision({log, Level, Msg, Meta}, MaxDepth) when is_atom(Level), is_map(Meta) ->
     case depth_within(Msg, MaxDepth) of
-        true -> {keep, allowed_name};
+        true -> {keep, logger_event};
         false -> {drop, logger_format_refused}
     end;
 logger_event_decision(_Payload, _MaxDepth) ->
@@ -506,6 +611,35 @@ depth_within(Term, Max) when is_tuple(Term) -> depth_within(tuple_to_list(Term),
 depth_within(Term, Max) when is_map(Term) -> depth_within(maps:to_list(Term), Max);
 depth_within([H | T], Max) -> depth_within(H, Max - 1) andalso depth_within(T, Max);
 depth_within(_Term, _Max) -> true.
+
+%% What pg's scope processes on other nodes send the default scope `pg':
+%% a discover, joins and leaves of their own processes, a sync of all of
+%% them. The peer and every member are processes of the sending node (pg
+%% announces only its own node's members); anything else would be stored
+%% as a member of another node's processes, or crash pg (it raises badarg
+%% on a message it does not know, and a few such crashes take down
+%% kernel_safe_sup and with it the node).
+pg_message(Sysname, {discover, Peer}) ->
+    on_node(Sysname, Peer);
+pg_message(Sysname, {join, Peer, _Group, PidOrPids}) ->
+    on_node(Sysname, Peer) andalso members_on_node(Sysname, PidOrPids);
+pg_message(Sysname, {leave, Peer, PidOrPids, Groups}) ->
+    on_node(Sysname, Peer) andalso members_on_node(Sysname, PidOrPids)
+        andalso proper_length(Groups) =/= undefined;
+pg_message(Sysname, {'$gen_cast', {sync, Peer, Groups}}) ->
+    on_node(Sysname, Peer) andalso proper_length(Groups) =/= undefined
+        andalso lists:all(fun({_Group, Pids}) when is_list(Pids) -> members_on_node(Sysname, Pids);
+                             (_) -> false
+                          end, Groups);
+pg_message(_Sysname, _Payload) ->
+    false.
+
+on_node(Sysname, Pid) -> is_pid(Pid) andalso node(Pid) =:= Sysname.
+
+members_on_node(Sysname, Pid) when is_pid(Pid) -> node(Pid) =:= Sysname;
+members_on_node(Sysname, Pids) when is_list(Pids) ->
+    proper_length(Pids) =/= undefined andalso lists:all(fun(P) -> on_node(Sysname, P) end, Pids);
+members_on_node(_Sysname, _Other) -> false.
 
 %% The requests other nodes send global_name_server (multi_call).
 global_remote_call({register, _, _, _}) -> true;

@@ -47,7 +47,10 @@ child_spec(RouterNumber) when is_integer(RouterNumber), RouterNumber >= 1 ->
 %% @doc Start router `RouterNumber' registered as `Name'.
 -spec start_link(Name :: atom(), RouterNumber :: pos_integer()) -> gen_statem:start_ret().
 start_link(Name, RouterNumber) when is_atom(Name), is_integer(RouterNumber), RouterNumber >= 1 ->
-    gen_statem:start_link({local, Name}, ?MODULE, {Name, RouterNumber}, [{hibernate_after, 5000}]).
+    %% Off-heap message queue: a flood of redirected messages waits outside
+    %% the heap, so it neither grows the heap nor makes each GC copy it.
+    gen_statem:start_link({local, Name}, ?MODULE, {Name, RouterNumber},
+                          [{hibernate_after, 5000}, {spawn_opt, [{message_queue_data, off_heap}]}]).
 
 %%% gen_statem
 

@@ -11,6 +11,7 @@
 -export([dop_name/1]).
 -export([blocklist/0]).
 -export([is_blocked/1]).
+-export([is_bounded/1]).
 
 -type action() :: emit | drop | redirect | spawn.
 -type config() :: #{atom() => boolean()}.
@@ -59,8 +60,10 @@ kind(C, P, Untrusted, Blocklist) ->
                 true -> log_emit;
                 false -> emit
             end;
-        D when D =:= 2; D =:= 12; D =:= 22; D =:= 23; D =:= 33; D =:= 34 ->
+        D when D =:= 2; D =:= 12; D =:= 22; D =:= 23 ->
             send(Untrusted, fun() -> generic(P) end);
+        D when D =:= 33; D =:= 34 ->                            % ALIAS_SEND(_TT)
+            send(Untrusted, fun() -> to_alias(P, Blocklist) end);
         D when D =:= 6; D =:= 16 ->
             send(Untrusted, fun() -> by_name(element(4, C), P, Blocklist) end);
         37 ->
@@ -69,6 +72,8 @@ kind(C, P, Untrusted, Blocklist) ->
                 Flags band ?ALTACT_EXIT =/= 0 -> log_dor;
                 Flags band ?ALTACT_NAME =/= 0 ->
                     send(Untrusted, fun() -> by_name(element(4, C), P, Blocklist) end);
+                Flags band ?ALTACT_ALIAS =/= 0 ->
+                    send(Untrusted, fun() -> to_alias(P, Blocklist) end);
                 true ->
                     send(Untrusted, fun() -> generic(P) end)
             end
@@ -89,10 +94,18 @@ by_name(rex, P, _) ->
         _ -> log_dor
     end;
 by_name(Name, P, Blocklist) ->
-    case Blocklist andalso is_blocked(Name) of
+    %% Bounded names (pg) are not blocked, but with the blocklist on every
+    %% message to them is the policy's (it bounds their size and shape).
+    case Blocklist andalso (is_blocked(Name) orelse is_bounded(Name)) of
         true -> log_dor;
         false -> generic(P)
     end.
+
+%% A gen request to an alias (with the blocklist on) is the policy's: the
+%% alias may be an OTP process's.
+to_alias({'$gen_call', _, _}, true) -> log_dor;
+to_alias({'$gen_cast', _}, true) -> log_dor;
+to_alias(P, _Blocklist) -> generic(P).
 
 generic(P) ->
     case sensitive(P) of
@@ -189,6 +202,11 @@ blocklist() ->
         true -> erldist_filter_nif:otp_name_blocklist();
         false -> spec_blocklist()
     end.
+
+%% @doc Whether `Name' is a bounded name (`blocklist::BOUNDED' in the
+%% core): not blocked, always judged by the policy. Our own copy.
+-spec is_bounded(term()) -> boolean().
+is_bounded(Name) -> lists:member(Name, [pg]).
 
 -spec is_blocked(term()) -> boolean().
 is_blocked(Name) when is_atom(Name) -> lists:member(Name, blocklist());

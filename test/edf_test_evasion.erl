@@ -20,6 +20,7 @@
 -export([decisions_start/0]).
 -export([await_drop/3]).
 -export([await_decision/4]).
+-export([await_count/4]).
 -export([forget/0]).
 -export([send_named/3]).
 -export([log/2]).
@@ -219,6 +220,23 @@ await_decision(Node, To, Decision, Timeout) ->
     after Timeout -> timeout
     end.
 
+%% @doc Block until `N' decisions (either way) on messages from `Node' to
+%% `To' are logged: `{ok, Reports}' (the first `N', oldest first), or
+%% `{timeout, Reports}' with those logged within `Timeout' ms.
+-spec await_count(node(), term(), pos_integer(), timeout()) -> {ok | timeout, [map()]}.
+await_count(Node, To, N, Timeout) ->
+    Ref = make_ref(),
+    Pred = fun(#{what := erldist_filter_policy, node := Nd} = R) ->
+                   Nd =:= Node andalso maps:get(to, R, undefined) =:= To;
+              (_) -> false
+           end,
+    ?COLLECTOR ! {await_count, self(), Ref, Pred, N},
+    receive {Ref, Reports} -> {ok, Reports}
+    after Timeout ->
+            ?COLLECTOR ! {count_now, self(), Ref, Pred},
+            receive {Ref, Reports} -> {timeout, Reports} end
+    end.
+
 %% @doc Forget the decisions collected so far.
 -spec forget() -> ok.
 forget() ->
@@ -235,17 +253,38 @@ log(_Event, _Config) ->
 collector(Events, Waiters) ->
     receive
         {event, E} ->
-            {Done, Left} = lists:partition(fun({_, _, P}) -> match(P, E) end, Waiters),
-            [From ! {Ref, E} || {From, Ref, _} <- Done],
-            collector(lists:sublist([E | Events], 10000), Left);
+            Events1 = lists:sublist([E | Events], 10000),
+            {Done, Left} = lists:partition(fun({_, _, P}) -> match(P, E);
+                                              ({count, _, _, P, N}) -> count_reached(P, N, Events1)
+                                           end, Waiters),
+            [case W of
+                 {From, Ref, _} -> From ! {Ref, E};
+                 {count, From, Ref, P, N} -> From ! {Ref, lists:sublist(matching(P, Events1), N)}
+             end || W <- Done],
+            collector(Events1, Left);
         forget ->
             collector([], Waiters);
+        {await_count, From, Ref, Pred, N} ->
+            case count_reached(Pred, N, Events) of
+                true -> From ! {Ref, lists:sublist(matching(Pred, Events), N)}, collector(Events, Waiters);
+                false -> collector(Events, [{count, From, Ref, Pred, N} | Waiters])
+            end;
+        {count_now, From, Ref, Pred} ->
+            Left = [W || W <- Waiters, not (element(1, W) =:= count andalso element(3, W) =:= Ref)],
+            From ! {Ref, matching(Pred, Events)},
+            collector(Events, Left);
         {await, From, Ref, Pred} ->
             case [E || E <- lists:reverse(Events), match(Pred, E)] of
                 [E | _] -> From ! {Ref, E}, collector(Events, Waiters);
                 [] -> collector(Events, [{From, Ref, Pred} | Waiters])
             end
     end.
+
+matching(Pred, Events) ->
+    [E || E <- lists:reverse(Events), match(Pred, E)].
+
+count_reached(Pred, N, Events) ->
+    length(matching(Pred, Events)) >= N.
 
 match(Pred, E) ->
     try Pred(E) =:= true catch _:_ -> false end.

@@ -20,7 +20,8 @@
 %%% pass-through)
 %%% from a raw connection; `bounded_allowlisted_names' shows the bounds on
 %%% what allowlisted names receive; `replies_reach_unnamed_protected' that
-%%% gen replies still reach a protected process without a name.
+%%% gen replies still reach a protected process without a name;
+%%% `pg_hostile_join' what a peer scope may not make pg store (or crash on).
 %%%
 %%% Synchronisation is by messages: the effect of an attack is a message to
 %%% the attacking process, and the safe victim's refusal is awaited as a
@@ -35,12 +36,17 @@
 -export([rex_cast/1, rex_call/1, start_child/1, io_request/1, code_load/1,
          file_read/1, file_write/1, init_request/1, sys_get_state/1, app_master/1,
          exit_signal/1, link_signal/1, group_leader_signal/1,
-         raw_encodings/1, bounded_allowlisted_names/1, replies_reach_unnamed_protected/1]).
+         raw_encodings/1, bounded_allowlisted_names/1, replies_reach_unnamed_protected/1,
+         pg_hostile_join/1, alias_of_protected/1]).
 
 %% Run on the victims
 -export([setup_victim/2]).
 -export([target_pid/1]).
 -export([signal_effect/3]).
+-export([pg_effects/0, pg_down_after/2]).
+%% Run on the attacker
+-export([pg_holder_start/1, pg_holder_send/1, pg_holder_sync/0]).
+-export([alias_bait_start/2, alias_bait_alias/0]).
 
 -define(TIMEOUT, 20000).
 %% The longest a stock victim may take to show an effect (returns earlier).
@@ -55,14 +61,19 @@ all() ->
     [rex_cast, rex_call, start_child, io_request, code_load, file_read, file_write,
      init_request, sys_get_state, app_master, exit_signal, link_signal,
      group_leader_signal, raw_encodings, bounded_allowlisted_names,
-     replies_reach_unnamed_protected].
+     replies_reach_unnamed_protected, pg_hostile_join, alias_of_protected].
 
-init_per_testcase(_Case, Config) ->
+init_per_testcase(Case, Config) ->
+    %% pg's default scope runs on the victims only where a case needs it.
+    Pg = case Case of
+             pg_hostile_join -> ["-kernel", "start_pg", "true"];
+             _ -> []
+         end,
     {ok, Stock} = edf_test_peer:start(#{carrier => stock_inet, prefix => "stock",
-                                        args => ["-connect_all", "false"]}),
+                                        args => ["-connect_all", "false" | Pg]}),
     {ok, Safe} = edf_test_peer:start(#{carrier => filter_inet, prefix => "safe",
                                        args => ["-erldist_filter", "safe_policy", "true",
-                                                "-connect_all", "false"]}),
+                                                "-connect_all", "false" | Pg]}),
     {ok, Attacker} = edf_test_peer:start(#{carrier => stock_inet, prefix => "attacker",
                                            args => ["-connect_all", "false"]}),
     [ok = call(V, ?MODULE, setup_victim, [app_dir(), Mode]) || {V, Mode} <- [{Stock, stock}, {Safe, safe}]],
@@ -139,8 +150,7 @@ raw_encodings(Config) ->
 %% expands (field width), one nested too deep, an event logger_proxy
 %% would relay to another node, a global registration over the size bound
 %% and one of a name over 1 KiB are refused; an ordinary log event is
-%% delivered. (`pg' is not on the NIF's OTP name blocklist: its messages
-%% reach the policy only with a suspicious shape or `untrusted' on.)
+%% delivered. (`pg' has its own case, `pg_hostile_join'.)
 bounded_allowlisted_names(Config) ->
     Safe = ?config(safe, Config),
     SafeNode = node_of(Safe),
@@ -180,6 +190,92 @@ replies_reach_unnamed_protected(Config) ->
                       call(Safe, edf_test_evasion, await_decision, [Attacker, Master, keep, ?AWAIT_MS])),
          ok = call(Safe, edf_test_evasion, forget, [])
      end || Reply <- [{make_ref(), late_reply}, {[alias | make_ref()], late_reply}]],
+    victim_up(Config).
+
+%% pg's default scope takes from a peer scope (here a process of the
+%% attacker that discovered it) a join of a group over 4 MiB, a join that
+%% makes a process of the victim itself (`init') a member announced by the
+%% attacker, and a message pg does not know, on which it crashes (a few
+%% such crashes take down kernel_safe_sup and the node with it). On the
+%% stock victim each takes effect: the huge group and the forged member
+%% are stored, pg restarts. With the safe policy every message to `pg' is
+%% judged: refused (`payload_too_large', `pg_request'), logged, nothing
+%% stored, pg the same process; the peer's own discover still works.
+pg_hostile_join(Config) ->
+    Attacker = ?config(attacker, Config),
+    [begin
+         Victim = ?config(V, Config),
+         VictimNode = node_of(Victim),
+         Holder = call(Attacker, ?MODULE, pg_holder_start, [VictimNode]),
+         Init = call(Victim, erlang, whereis, [init]),
+         #{pid := Pg0, huge := false, forged := []} = call(Victim, ?MODULE, pg_effects, []),
+         Huge = {join, Holder, {edf_huge, binary:copy(<<"h">>, 5 bsl 20)}, Holder},
+         Forged = {join, Holder, edf_forged, [Init]},
+         [ok = call(Attacker, ?MODULE, pg_holder_send, [Msg]) || Msg <- [Huge, Forged]],
+         ok = call(Attacker, ?MODULE, pg_holder_sync, []),
+         case V of
+             stock ->
+                 ?assertMatch({V, #{pid := Pg0, huge := true, forged := [Init]}},
+                              {V, call(Victim, ?MODULE, pg_effects, [])});
+             safe ->
+                 %% The discover, the two joins, the discover of the sync.
+                 {ok, Decisions} = call(Victim, edf_test_evasion, await_count,
+                                        [node_of(Attacker), pg, 4, ?AWAIT_MS]),
+                 ?assertEqual([{keep, allowed_name}, {drop, payload_too_large},
+                               {drop, pg_request}, {keep, allowed_name}],
+                              [{D, R} || #{decision := D, reason := R} <- Decisions]),
+                 ?assertMatch({V, #{pid := Pg0, huge := false, forged := []}},
+                              {V, call(Victim, ?MODULE, pg_effects, [])}),
+                 ok = call(Victim, edf_test_evasion, forget, [])
+         end,
+         ok = call(Attacker, ?MODULE, pg_holder_send, [{edf_hostile, crash}]),
+         case V of
+             stock ->
+                 ?assertEqual({V, true}, {V, call(Victim, ?MODULE, pg_down_after, [Pg0, ?EFFECT_MS])});
+             safe ->
+                 ?assertMatch({V, #{decision := drop, reason := pg_request}},
+                              {V, call(Victim, edf_test_evasion, await_drop, [node_of(Attacker), pg, ?AWAIT_MS])}),
+                 ?assertEqual({V, false}, {V, call(Victim, ?MODULE, pg_down_after, [Pg0, 0])}),
+                 ok = call(Attacker, ?MODULE, pg_holder_sync, [])
+         end,
+         call(Attacker, erlang, exit, [Holder, kill])
+     end || V <- [stock, safe]],
+    victim_up(Config).
+
+%% An alias of a protected process: rex runs a `block_call' in its own
+%% process, and here it calls a process of the attacker (the bait), so
+%% the bait gets rex's alias (gen's tag `[alias | Alias]'). Before it
+%% replies, the bait sends a rex cast to that alias (ALIAS_SEND). On the
+%% stock victim rex takes it from its mailbox after the call and runs it
+%% (the agent gets `{pwned, Tag}'). With the safe policy every gen
+%% request to an alias reaches the policy and is refused
+%% (`request_to_alias', logged); the reply to rex's call, tagged with the
+%% alias, is delivered (the call returns).
+alias_of_protected(Config) ->
+    Attacker = ?config(attacker, Config),
+    AttackerNode = node_of(Attacker),
+    Agent = call(Attacker, erlang, whereis, [edf_test_evasion_agent]),
+    [begin
+         Victim = ?config(V, Config),
+         VictimNode = node_of(Victim),
+         Tag = erlang:unique_integer([positive]),
+         ok = call(Attacker, ?MODULE, alias_bait_start, [Agent, Tag]),
+         ?assertEqual({V, bait_taken},
+                      {V, call(Victim, rpc, block_call,
+                               [VictimNode, gen_server, call, [{edf_alias_bait, AttackerNode}, bait, 10000]])}),
+         Alias = call(Attacker, ?MODULE, alias_bait_alias, []),
+         ?assert(is_reference(Alias)),
+         Key = {Tag, none},
+         case V of
+             stock ->
+                 ?assertMatch({V, {effect, _}}, {V, effect(Config, Key, ?EFFECT_MS)});
+             safe ->
+                 ?assertMatch({V, #{decision := drop, reason := request_to_alias}},
+                              {V, call(Victim, edf_test_evasion, await_drop, [AttackerNode, Alias, ?AWAIT_MS])}),
+                 ?assertEqual({V, no_effect}, {V, effect(Config, Key, 0)})
+         end,
+         call(Attacker, erlang, exit, [call(Attacker, erlang, whereis, [edf_alias_bait]), kill])
+     end || V <- [stock, safe]],
     victim_up(Config).
 
 deep(0) -> [];
@@ -355,6 +451,91 @@ target_pid(Name, Tries) ->
         undefined -> timer:sleep(10), target_pid(Name, Tries - 1);
         Pid -> Pid
     end.
+
+%% @private What pg's default scope holds: its pid, whether a group over
+%% 4 MiB is stored, the members of `edf_forged'.
+pg_effects() ->
+    #{pid => whereis(pg),
+      huge => lists:any(fun(G) -> erlang:external_size(G) > 4 bsl 20 end, pg:which_groups()),
+      forged => pg:get_members(edf_forged)}.
+
+%% @private Whether the pg process `Pid' goes down within `Timeout' ms.
+pg_down_after(Pid, Timeout) ->
+    MRef = erlang:monitor(process, Pid),
+    receive {'DOWN', MRef, process, Pid, _} -> true
+    after Timeout -> erlang:demonitor(MRef, [flush]), false
+    end.
+
+%%% Attacker side
+
+%% @private A process of the attacker (registered `edf_pg_holder') that
+%% discovered pg on `Node' as a peer scope: pg keeps what it announces.
+pg_holder_start(Node) ->
+    Parent = self(),
+    Ref = make_ref(),
+    Pid = spawn(fun() ->
+                        true = register(edf_pg_holder, self()),
+                        {pg, Node} ! {discover, self()},
+                        Parent ! {Ref, pg_await_sync()},
+                        pg_holder(Node)
+                end),
+    receive {Ref, ok} -> Pid end.
+
+%% @private Have the holder send `Msg' to pg.
+pg_holder_send(Msg) ->
+    edf_pg_holder ! {send, Msg},
+    ok.
+
+%% @private pg has handled what the holder sent before (it answers a
+%% discover with a sync).
+pg_holder_sync() ->
+    Ref = make_ref(),
+    edf_pg_holder ! {sync, self(), Ref},
+    receive {Ref, Reply} -> Reply end.
+
+pg_holder(Node) ->
+    receive
+        {send, Msg} -> {pg, Node} ! Msg, pg_holder(Node);
+        {sync, From, Ref} ->
+            {pg, Node} ! {discover, self()},
+            From ! {Ref, pg_await_sync()},
+            pg_holder(Node)
+    end.
+
+pg_await_sync() ->
+    receive {'$gen_cast', {sync, _, _}} -> ok
+    after ?AWAIT_MS -> timeout
+    end.
+
+%% @private A process of the attacker (registered `edf_alias_bait') that
+%% answers one gen call: first a rex cast (`Agent' gets `{pwned, Tag}')
+%% to the caller's alias, then the reply `bait_taken'. It keeps the alias
+%% for `alias_bait_alias/0'.
+alias_bait_start(Agent, Tag) ->
+    Parent = self(),
+    Ref = make_ref(),
+    Pid = spawn(fun() ->
+                        true = register(edf_alias_bait, self()),
+                        Parent ! {Ref, ok},
+                        receive
+                            {'$gen_call', {_Caller, [alias | Alias]} = From, bait} ->
+                                Alias ! {'$gen_cast', {cast, erlang, send, [Agent, {pwned, Tag}], Agent}},
+                                gen:reply(From, bait_taken),
+                                alias_bait_keep(Alias)
+                        end
+                end),
+    receive {Ref, ok} -> ok after ?AWAIT_MS -> exit(Pid, kill), timeout end.
+
+alias_bait_keep(Alias) ->
+    receive
+        {alias, From, Ref} -> From ! {Ref, Alias}, alias_bait_keep(Alias)
+    end.
+
+%% @private The alias the bait was called with.
+alias_bait_alias() ->
+    Ref = make_ref(),
+    edf_alias_bait ! {alias, self(), Ref},
+    receive {Ref, Alias} -> Alias after ?AWAIT_MS -> timeout end.
 
 %% @private Whether the signal took effect on `Target'.
 signal_effect(exit_signal, Target, _Agent) ->

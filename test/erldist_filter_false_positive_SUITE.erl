@@ -25,6 +25,7 @@
 -export([net_adm_ping/1]).
 -export([remote_monitor/1]).
 -export([remote_link_is_dropped/1]).
+-export([refused_io_request_is_answered/1]).
 
 %% Run on the peers
 -export([setup/1]).
@@ -37,6 +38,9 @@
 -export([monitor_name/2]).
 -export([link_and_kill/1]).
 -export([catch_apply/3]).
+-export([io_request_from_here/2]).
+-export([await_io_reply_start/1]).
+-export([await_io_reply/2]).
 
 -define(TIMEOUT, 20000).
 
@@ -46,7 +50,7 @@ suite() ->
 all() ->
     [global_registration_and_sync, pg_groups, gen_server_calls_to_user_processes,
      allowlisted_erpc_and_rpc, allowlist_from_app_env, net_adm_ping, remote_monitor,
-     remote_link_is_dropped].
+     remote_link_is_dropped, refused_io_request_is_answered].
 
 init_per_testcase(_Case, Config) ->
     %% connect_all stays on: global needs it.
@@ -181,6 +185,30 @@ remote_link_is_dropped(Config) ->
         call(B, erldist_filter_nif, world_stats_get, []),
     ?assert(Seen >= 1 andalso Dropped >= 1).
 
+%% An I/O request to another node's I/O server is refused there and
+%% answered `{error, enotsup}'; that answer, an `io_reply' to an ordinary
+%% process here, is delivered (a requester never hangs on it), and so is
+%% any io_reply to an ordinary process (a remote shell's I/O, a peer
+%% answering our request). An io_reply to an I/O server (`user') is not.
+refused_io_request_is_answered(Config) ->
+    {A, B} = peers(Config),
+    UserB = call(B, erlang, whereis, [user]),
+    ?assertEqual({error, enotsup},
+                 call(A, ?MODULE, io_request_from_here, [UserB, {put_chars, unicode, <<"edf fp\n">>}])),
+    ?assertMatch([#{reason := io_request, to := UserB}], refusals(B)),
+    ?assertEqual([], refusals(A)),
+    %% A process on A waiting for an io_reply gets it from B.
+    {Waiter, ReplyAs} = call(A, ?MODULE, await_io_reply_start, [?TIMEOUT]),
+    _ = call(B, erlang, send, [Waiter, {io_reply, ReplyAs, ok}]),
+    ?assertEqual({io_reply, ReplyAs, ok}, call(A, ?MODULE, await_io_reply, [Waiter, ReplyAs])),
+    ?assertEqual([], refusals(A)),
+    %% Not to an I/O server.
+    ok = call(A, edf_test_evasion, decisions_start, []),
+    UserA = call(A, erlang, whereis, [user]),
+    _ = call(B, erlang, send, [UserA, {io_reply, make_ref(), ok}]),
+    ?assertMatch(#{reason := io_reply},
+                 call(A, edf_test_evasion, await_drop, [node_of(B), UserA, ?TIMEOUT])).
+
 %%% Helpers (test node)
 
 app_dir() ->
@@ -273,6 +301,32 @@ link_and_kill(Pid) ->
     Reason = receive {'DOWN', MRef, process, Pid, R} -> R after ?TIMEOUT -> timeout end,
     Exit = receive {'EXIT', Pid, E} -> {exit, E} after 0 -> no_exit end,
     {Links, Reason, Exit}.
+
+%% @private An I/O request from a fresh (ordinary) process here to `Pid'
+%% (on another node): its answer, or `timeout'.
+io_request_from_here(Pid, Request) ->
+    Self = self(),
+    Ref = make_ref(),
+    Requester = spawn(fun() -> Self ! {Ref, io:request(Pid, Request)} end),
+    receive {Ref, Reply} -> Reply
+    after ?TIMEOUT -> exit(Requester, kill), timeout
+    end.
+
+%% @private A fresh process waiting for `{io_reply, ReplyAs, _}' (it
+%% stays until asked): `{Pid, ReplyAs}'.
+await_io_reply_start(Timeout) ->
+    ReplyAs = make_ref(),
+    Pid = spawn(fun() ->
+                        Got = receive {io_reply, ReplyAs, _} = R -> R after Timeout -> timeout end,
+                        receive {get, From, Ref} -> From ! {Ref, Got} end
+                end),
+    {Pid, ReplyAs}.
+
+%% @private What the waiter got.
+await_io_reply(Pid, _ReplyAs) ->
+    Ref = make_ref(),
+    Pid ! {get, self(), Ref},
+    receive {Ref, Got} -> Got after ?TIMEOUT -> timeout end.
 
 %% @private
 catch_apply(M, F, A) ->

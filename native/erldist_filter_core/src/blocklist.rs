@@ -212,6 +212,19 @@ pub fn is_blocked(name: &[u8]) -> bool {
     NAMES.binary_search_by(|n| n.as_bytes().cmp(name)).is_ok()
 }
 
+/// OTP registered names that other nodes do message (their protocols need
+/// it), so they are not blocked, but whose every message goes to the
+/// policy when the OTP name blocklist is on: a payload there is bounded
+/// by the policy's size and shape rules, not only by `max_message_bytes`.
+/// `pg` (the default scope): its peers' `join`s and `sync`s carry groups
+/// of any size, and it crashes on a message it does not expect. Sorted.
+pub const BOUNDED: [&str; 1] = ["pg"];
+
+/// Whether the atom with UTF-8 text `name` is a bounded name.
+pub fn is_bounded(name: &[u8]) -> bool {
+    BOUNDED.binary_search_by(|n| n.as_bytes().cmp(name)).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -220,5 +233,12 @@ mod tests {
         assert_eq!(super::NAMES.len(), 201);
         assert!(super::is_blocked(b"code_server") && super::is_blocked(b"wxe_master"));
         assert!(!super::is_blocked(b"net_kernel") && !super::is_blocked(b"rex"));
+    }
+
+    #[test]
+    fn bounded_names_are_sorted_and_not_blocked() {
+        assert!(super::BOUNDED.windows(2).all(|w| w[0] < w[1]));
+        assert!(super::BOUNDED.iter().all(|n| !super::is_blocked(n.as_bytes())));
+        assert!(super::is_bounded(b"pg") && !super::is_bounded(b"pg2") && !super::is_bounded(b"p"));
     }
 }

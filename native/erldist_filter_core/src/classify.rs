@@ -70,6 +70,16 @@ pub fn classify(
         Some(Guard::Unnamed) if cfg.otp_name_blocklist => Ok(log_dor),
         _ => send(&generic),
     };
+    // An alias names no process we could look up. A gen request to one
+    // (with the OTP name blocklist on) is the policy's: an OTP process's
+    // alias, known to a peer while it waits for that peer's reply, would
+    // otherwise take what its name and pid are refused.
+    let to_alias = || {
+        send(&|| {
+            let request = cfg.otp_name_blocklist && payload.map_or(Ok(false), |p| is_gen_request(v, p))?;
+            Ok(request || generic()?)
+        })
+    };
     let quiet = if cfg.untrusted { LOG_EMIT } else { EMIT };
     use Dop::*;
     Ok(match ctrl.head.dop {
@@ -82,8 +92,7 @@ pub fn classify(
             Op::Send { to } | Op::SendSender { to, .. } => to_pid(to)?,
             _ => log_dor,
         },
-        // An alias names no process we could look up: the payload rules only.
-        AliasSend | AliasSendTt => send(&generic)?,
+        AliasSend | AliasSendTt => to_alias()?,
         RegSend | RegSendTt => match ctrl.op {
             Op::RegSend { to_name: name, .. } => to_name(name)?,
             _ => log_dor,
@@ -92,6 +101,7 @@ pub fn classify(
             Op::AltactSigSend { flags, .. } if flags & altact::EXIT != 0 => log_dor,
             Op::AltactSigSend { to: AltactTarget::Name(name), .. } => to_name(name)?,
             Op::AltactSigSend { to: AltactTarget::Pid(pid), .. } => to_pid(&pid)?,
+            Op::AltactSigSend { to: AltactTarget::Alias(_), .. } => to_alias()?,
             _ => send(&generic)?,
         },
     })
@@ -116,7 +126,11 @@ fn suspicious_name_send(
         return Ok(true);
     }
     // Blocked names are ASCII, so a Latin-1 atom matches only if it is too.
-    if cfg.otp_name_blocklist && (name.utf8 || name.text.is_ascii()) && blocklist::is_blocked(name.text) {
+    // Bounded names (`pg`) are not blocked but always judged by the policy.
+    if cfg.otp_name_blocklist
+        && (name.utf8 || name.text.is_ascii())
+        && (blocklist::is_blocked(name.text) || blocklist::is_bounded(name.text))
+    {
         return Ok(true);
     }
     suspicious_payload(v, p)
@@ -175,6 +189,15 @@ pub fn suspicious_payload(v: &Viewer<'_>, p: usize) -> Result<bool, Error> {
         4 if tag.eq_str("io_request") => true,
         _ => false,
     })
+}
+
+/// `{'$gen_call', _, _}` or `{'$gen_cast', _}`: a request to a gen
+/// process (a reply to one is `{Tag, Reply}`, never these).
+fn is_gen_request(v: &Viewer<'_>, p: usize) -> Result<bool, Error> {
+    let Some((arity, first)) = v.view(p)?.as_tuple() else { return Ok(false) };
+    let head = v.view(first)?;
+    let Some(tag) = head.as_atom() else { return Ok(false) };
+    Ok((arity == 3 && tag.eq_str("$gen_call")) || (arity == 2 && tag.eq_str("$gen_cast")))
 }
 
 /// Element positions of a tuple already known to have `N` elements.

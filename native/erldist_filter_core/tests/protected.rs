@@ -70,3 +70,88 @@ fn sends_to_protected_pids_leave_the_fast_path() {
     // rex's own rule holds with or without it, as for a REG_SEND
     assert!(!unchanged_with(&mut ch, &send_sender(&pid("b@h", 5, 0, 7)), &config(false)));
 }
+
+fn small_atom(text: &str) -> Vec<u8> {
+    let mut out = vec![119, text.len() as u8];
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
+/// REG_SEND {6, From, '', ToName} with `payload`, framed.
+fn reg_send(to_name: &str, payload: &[u8]) -> Vec<u8> {
+    let mut control = vec![104, 4, 97, 6];
+    control.extend(pid("a@h", 1, 0, 3));
+    control.extend(small_atom(""));
+    control.extend(small_atom(to_name));
+    prefixed(4, &frame_normal(&[], &control, payload))
+}
+
+/// A harmless payload: the atom `hello`.
+fn hello() -> Vec<u8> {
+    small_atom("hello")
+}
+
+#[test]
+fn bounded_names_always_reach_the_policy() {
+    let peer = Peer { sysname: atom("a@h"), router: atom("erldist_filter_router_1"), ..Peer::default() };
+    let mut ch = Channel::new(Corpus::load("small").options()).with_peer(peer);
+    let mut set = Protected::new(atom("b@h"), 7);
+    set.insert(5, 0, Some(atom("pg")));
+    ch.set_protected(Arc::new(set));
+    // pg by name and by pid: the policy's, with the OTP name blocklist on
+    assert!(!unchanged(&mut ch, &reg_send("pg", &hello())));
+    assert!(!unchanged(&mut ch, &send_sender(&pid("b@h", 5, 0, 7))));
+    // off, only the payload rules: fast
+    assert!(unchanged_with(&mut ch, &reg_send("pg", &hello()), &config(false)));
+    // other names that start alike: fast
+    assert!(unchanged(&mut ch, &reg_send("pg2", &hello())));
+    assert!(unchanged(&mut ch, &reg_send("p", &hello())));
+}
+
+/// A reference of `node` (NEWER_REFERENCE_EXT, three ids).
+fn reference(node: &str) -> Vec<u8> {
+    let mut out = vec![90, 0, 3];
+    out.extend(small_atom(node));
+    for n in [7u32, 1, 2, 3] {
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+    out
+}
+
+/// ALIAS_SEND {33, From, Alias} with `payload`, framed.
+fn alias_send(payload: &[u8]) -> Vec<u8> {
+    let mut control = vec![104, 3, 97, 33];
+    control.extend(pid("a@h", 1, 0, 3));
+    control.extend(reference("b@h"));
+    prefixed(4, &frame_normal(&[], &control, payload))
+}
+
+/// A tuple of the given encoded elements.
+fn tuple(elements: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = vec![104, elements.len() as u8];
+    for e in elements {
+        out.extend_from_slice(e);
+    }
+    out
+}
+
+#[test]
+fn gen_requests_to_aliases_reach_the_policy() {
+    let peer = Peer { sysname: atom("a@h"), router: atom("erldist_filter_router_1"), ..Peer::default() };
+    let mut ch = Channel::new(Corpus::load("small").options()).with_peer(peer);
+    let cast = tuple(&[small_atom("$gen_cast"), hello()]);
+    let call = tuple(&[small_atom("$gen_call"), tuple(&[pid("a@h", 1, 0, 3), reference("a@h")]), hello()]);
+    let reply = tuple(&[reference("b@h"), hello()]);
+    // gen's reply tag [alias | Ref]: a list of one atom with the reference as its tail
+    let alias_reply = tuple(&[[vec![108, 0, 0, 0, 1], small_atom("alias"), reference("b@h")].concat(), hello()]);
+    // requests: the policy's, with the OTP name blocklist on
+    assert!(!unchanged(&mut ch, &alias_send(&cast)));
+    assert!(!unchanged(&mut ch, &alias_send(&call)));
+    // off, only the payload rules: fast
+    assert!(unchanged_with(&mut ch, &alias_send(&cast), &config(false)));
+    // replies and other messages: fast
+    assert!(unchanged(&mut ch, &alias_send(&reply)));
+    assert!(unchanged(&mut ch, &alias_send(&alias_reply)));
+    assert!(unchanged(&mut ch, &alias_send(&hello())));
+    assert!(unchanged(&mut ch, &alias_send(&tuple(&[small_atom("$gen_cast"), hello(), hello()]))));
+}
