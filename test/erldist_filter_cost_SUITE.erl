@@ -33,9 +33,9 @@
 %%% `logger_proxy_door' (no event over budget, and no refusal logged).
 %%%
 %%% Synchronisation is by replies and messages: calls are synchronous, the
-%%% sends are followed by a marker whose arrival at the target (a pg `sync'
-%%% answer) or the policy's logged decision on every message sent proves
-%%% the burst was processed.
+%%% sends are followed by a message whose answer (a pg `sync' answer, a
+%%% system call on `logger_proxy') or the policy's logged decision on every
+%%% message sent proves the burst was processed.
 -module(erldist_filter_cost_SUITE).
 
 -include_lib("common_test/include/ct.hrl").
@@ -48,10 +48,7 @@
 %% Run on the attacker
 -export([erpc_burst/3, rex_burst/3, holder_run/1, holder_stop/1, logger_burst/3, pg_burst/4, pg_resync/1]).
 %% Run on the victim
--export([setup_victim/3, cost_start/0, cost_end/1, await_marker/2, global_kept/1, pg_kept/0,
-         logger_drained/0]).
-%% logger handler on the victim
--export([log/2]).
+-export([setup_victim/3, cost_start/0, cost_end/1, global_kept/1, pg_kept/0, logger_drained/0]).
 
 -define(TIMEOUT, 120000).
 -define(AWAIT_MS, 20000).
@@ -469,7 +466,7 @@ pg_synced() ->
 
 %% @private The application, the policy's decisions collected, a logger
 %% file handler in place of the default one (the events are formatted, to
-%% a file), the marker handler, and the watcher: system monitor, node
+%% a file), and the watcher: system monitor, node
 %% monitor, ticker. `Loosen': the bounds made huge (to see the checks
 %% fail).
 setup_victim(AppDir, LogFile, Loosen) ->
@@ -481,7 +478,6 @@ setup_victim(AppDir, LogFile, Loosen) ->
     ok = logger:remove_handler(default),
     ok = logger:add_handler(edf_cost_file, logger_std_h,
                             #{level => all, config => #{type => {file, LogFile}}}),
-    ok = logger:add_handler(edf_cost_marker, ?MODULE, #{level => all}),
     Loosen andalso
         application:set_env(erldist_filter, policy,
                             #{global_max_name_bytes => 1 bsl 30, logger_max_depth => 1 bsl 30,
@@ -498,9 +494,9 @@ watch_init(Parent) ->
     Ticker = spawn_link(fun() -> true = register(?TICKER, self()), tick(0) end),
     _ = erlang:system_monitor(self(), ?MONITOR),
     Parent ! {self(), ready},
-    watch(#{ticker => Ticker, events => [], downs => [], markers => [], waiters => []}).
+    watch(#{ticker => Ticker, events => [], downs => []}).
 
-watch(S = #{events := Events, downs := Downs, markers := Markers, waiters := Waiters}) ->
+watch(S = #{events := Events, downs := Downs}) ->
     receive
         {monitor, Pid, What, Info} ->
             Who = erlang:process_info(Pid, [registered_name, initial_call, current_function,
@@ -509,16 +505,7 @@ watch(S = #{events := Events, downs := Downs, markers := Markers, waiters := Wai
         {nodedown, Node} -> watch(S#{downs := [Node | Downs]});
         {nodeup, _} -> watch(S);
         {clear, From, Ref} -> From ! {Ref, ok}, watch(S#{events := [], downs := []});
-        {events, From, Ref} -> From ! {Ref, lists:reverse(Events), lists:reverse(Downs)}, watch(S);
-        {marker, M} ->
-            {Done, Left} = lists:partition(fun({_, _, W}) -> W =:= M end, Waiters),
-            [From ! {Ref, ok} || {From, Ref, _} <- Done],
-            watch(S#{markers := [M | Markers], waiters := Left});
-        {await_marker, From, Ref, M} ->
-            case lists:member(M, Markers) of
-                true -> From ! {Ref, ok}, watch(S);
-                false -> watch(S#{waiters := [{From, Ref, M} | Waiters]})
-            end
+        {events, From, Ref} -> From ! {Ref, lists:reverse(Events), lists:reverse(Downs)}, watch(S)
     end.
 
 %% Steady local work every few ms; answers how many ticks so far.
@@ -566,12 +553,6 @@ watch_events() ->
     ?WATCH ! {events, self(), Ref},
     receive {Ref, Events, Downs} -> {Events, Downs} after 5000 -> exit(watch_stalled) end.
 
-%% @private Block until the marker event `Marker' reached the logger.
-await_marker(Marker, Timeout) ->
-    Ref = make_ref(),
-    ?WATCH ! {await_marker, self(), Ref, Marker},
-    receive {Ref, ok} -> ok after Timeout -> timeout end.
-
 %% @private logger_proxy has handled what it was sent before (a system
 %% message queues behind the events).
 logger_drained() ->
@@ -588,10 +569,3 @@ global_kept(_Max) ->
 pg_kept() ->
     Groups = pg:which_groups(),
     {length(Groups), lists:sum([length(pg:get_members(G)) || G <- Groups])}.
-
-%% @private logger handler: forward the marker events to the watcher.
-log(#{msg := {"edf_cost_marker ~p", [Marker]}}, _Config) ->
-    ?WATCH ! {marker, Marker},
-    ok;
-log(_Event, _Config) ->
-    ok.
