@@ -614,13 +614,31 @@ depth_within(_Term, _Max) -> true.
 
 %% What pg's scope processes on other nodes send the default scope `pg':
 %% a discover, joins and leaves of their own processes, a sync of all of
-%% them. The peer and every member are processes of the sending node (pg
-%% announces only its own node's members); anything else would be stored
-%% as a member of another node's processes, or crash pg (it raises badarg
-%% on a message it does not know, and a few such crashes take down
-%% kernel_safe_sup and with it the node).
+%% them; from OTP 29 (pg on data_publisher) a versioned discover, an
+%% update (groups with members added and removed) and the local data (a
+%% map of groups to members), which 29 sends to 29 and the older shapes to
+%% older peers. A shape is kept only where this node's pg knows it (the
+%% versioned discover from OTP 27, the others from 29): pg crashes on one
+%% it does not know. The peer and every member are processes of the sending
+%% node (pg announces only its own node's members); anything else would be
+%% stored as a member of another node's processes, or crash pg (OTP 29's
+%% raises badarg on a message it does not know, and a few such crashes
+%% take down kernel_safe_sup and with it the node).
 pg_message(Sysname, {discover, Peer}) ->
     on_node(Sysname, Peer);
+pg_message(Sysname, {discover, Peer, Version}) when is_integer(Version) ->
+    otp_release() >= 27 andalso on_node(Sysname, Peer);
+pg_message(Sysname, {update, Peer, Update}) ->
+    otp_release() >= 29 andalso on_node(Sysname, Peer) andalso proper_length(Update) =/= undefined
+        andalso lists:all(fun({_Group, Add, Remove}) when is_list(Add), is_list(Remove) ->
+                                  members_on_node(Sysname, Add) andalso members_on_node(Sysname, Remove);
+                             (_) -> false
+                          end, Update);
+pg_message(Sysname, {'$gen_cast', {local_data, Peer, Version, Groups}})
+  when is_integer(Version), is_map(Groups) ->
+    otp_release() >= 29 andalso on_node(Sysname, Peer)
+        andalso lists:all(fun(Pids) -> is_list(Pids) andalso members_on_node(Sysname, Pids) end,
+                          maps:values(Groups));
 pg_message(Sysname, {join, Peer, _Group, PidOrPids}) ->
     on_node(Sysname, Peer) andalso members_on_node(Sysname, PidOrPids);
 pg_message(Sysname, {leave, Peer, PidOrPids, Groups}) ->
@@ -633,6 +651,8 @@ pg_message(Sysname, {'$gen_cast', {sync, Peer, Groups}}) ->
                           end, Groups);
 pg_message(_Sysname, _Payload) ->
     false.
+
+otp_release() -> list_to_integer(erlang:system_info(otp_release)).
 
 on_node(Sysname, Pid) -> is_pid(Pid) andalso node(Pid) =:= Sysname.
 

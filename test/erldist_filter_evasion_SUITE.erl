@@ -208,23 +208,29 @@ pg_hostile_join(Config) ->
          VictimNode = node_of(Victim),
          Holder = call(Attacker, ?MODULE, pg_holder_start, [VictimNode]),
          Init = call(Victim, erlang, whereis, [init]),
-         #{pid := Pg0, huge := false, forged := []} = call(Victim, ?MODULE, pg_effects, []),
+         #{pid := Pg0, huge := false, forged := [], forged_update := []} =
+             call(Victim, ?MODULE, pg_effects, []),
          Huge = {join, Holder, {edf_huge, binary:copy(<<"h">>, 5 bsl 20)}, Holder},
          Forged = {join, Holder, edf_forged, [Init]},
-         [ok = call(Attacker, ?MODULE, pg_holder_send, [Msg]) || Msg <- [Huge, Forged]],
+         %% OTP 29's pg (data_publisher) also takes updates from a peer.
+         Pg29 = call(Victim, erlang, system_info, [otp_release]) >= "29",
+         Update = [{update, Holder, [{edf_forged_update, [Init], []}]} || Pg29],
+         [ok = call(Attacker, ?MODULE, pg_holder_send, [Msg]) || Msg <- [Huge, Forged | Update]],
          ok = call(Attacker, ?MODULE, pg_holder_sync, []),
          case V of
              stock ->
-                 ?assertMatch({V, #{pid := Pg0, huge := true, forged := [Init]}},
+                 ForgedUpdate = [Init || Pg29],
+                 ?assertMatch({V, #{pid := Pg0, huge := true, forged := [Init],
+                                    forged_update := ForgedUpdate}},
                               {V, call(Victim, ?MODULE, pg_effects, [])});
              safe ->
-                 %% The discover, the two joins, the discover of the sync.
+                 %% The discover, the joins (and update), the discover of the sync.
                  {ok, Decisions} = call(Victim, edf_test_evasion, await_count,
-                                        [node_of(Attacker), pg, 4, ?AWAIT_MS]),
-                 ?assertEqual([{keep, allowed_name}, {drop, payload_too_large},
-                               {drop, pg_request}, {keep, allowed_name}],
+                                        [node_of(Attacker), pg, 4 + length(Update), ?AWAIT_MS]),
+                 ?assertEqual([{keep, allowed_name}, {drop, payload_too_large}, {drop, pg_request}]
+                              ++ [{drop, pg_request} || _ <- Update] ++ [{keep, allowed_name}],
                               [{D, R} || #{decision := D, reason := R} <- Decisions]),
-                 ?assertMatch({V, #{pid := Pg0, huge := false, forged := []}},
+                 ?assertMatch({V, #{pid := Pg0, huge := false, forged := [], forged_update := []}},
                               {V, call(Victim, ?MODULE, pg_effects, [])}),
                  ok = call(Victim, edf_test_evasion, forget, [])
          end,
@@ -457,7 +463,8 @@ target_pid(Name, Tries) ->
 pg_effects() ->
     #{pid => whereis(pg),
       huge => lists:any(fun(G) -> erlang:external_size(G) > 4 bsl 20 end, pg:which_groups()),
-      forged => pg:get_members(edf_forged)}.
+      forged => pg:get_members(edf_forged),
+      forged_update => pg:get_members(edf_forged_update)}.
 
 %% @private Whether the pg process `Pid' goes down within `Timeout' ms.
 pg_down_after(Pid, Timeout) ->
