@@ -164,12 +164,12 @@ global_door(Config) ->
     ok = call(Attacker, ?MODULE, holder_stop, [HolderPid]).
 
 %% pg: a peer scope discovered, then 300 joins of distinct groups (1 KiB
-%% names, 100 members each) and 10 syncs just under 4 MiB (the name's
+%% names, 100 members each) and 10 syncs just under 1 MiB (the name's
 %% size bound) that each replace what that peer had. Every message to `pg'
-%% reaches the policy (a bounded name in the NIF), which bounds it at 4 MiB:
+%% reaches the policy (a bounded name in the NIF), which bounds it at 1 MiB:
 %% a sync just over the bound is refused (`payload_too_large', logged) and
 %% leaves nothing. What the victim keeps is the last bounded sync's groups;
-%% an attacker can have many peer processes, each keeping up to 4 MiB of
+%% an attacker can have many peer processes, each keeping up to 1 MiB of
 %% groups (not bounded here).
 pg_door(Config) ->
     Victim = ?config(victim, Config),
@@ -282,14 +282,26 @@ refused_spawn(Config, M, F, A) ->
     ok = call(Victim, edf_test_evasion, forget, []).
 
 %% The largest term `Make(N)' whose external size is at most `Max'
-%% (exactly `Max' for the shapes used here).
+%% (exactly `Max' for the shapes used here). The size never shrinks as
+%% `N' grows, so a binary search finds it (a linear one took minutes for
+%% the 64 KiB log events).
 sized(Make, Max) ->
-    sized(Make, Max, 0).
+    sized(Make, Max, 0, above(Make, Max, 1)).
 
-sized(Make, Max, N) ->
-    case erlang:external_size(Make(N + 1)) > Max of
-        true -> Make(N);
-        false -> sized(Make, Max, N + 1)
+%% An N whose term is over `Max'.
+above(Make, Max, N) ->
+    case erlang:external_size(Make(N)) > Max of
+        true -> N;
+        false -> above(Make, Max, 2 * N)
+    end.
+
+%% Make(Lo) fits, Make(Hi) does not.
+sized(Make, _Max, Lo, Hi) when Hi - Lo =< 1 -> Make(Lo);
+sized(Make, Max, Lo, Hi) ->
+    Mid = (Lo + Hi) div 2,
+    case erlang:external_size(Make(Mid)) > Max of
+        true -> sized(Make, Max, Lo, Mid);
+        false -> sized(Make, Max, Mid, Hi)
     end.
 
 name(I, N) ->
