@@ -67,13 +67,7 @@ corpus(Name, Reps) ->
 %% `"64k"') and variant (see `variants/0'), for profilers.
 -spec pass(string(), string(), string()) -> ok.
 pass(Name, ChunkName, VName) ->
-    #{bin := Bin, chunk_sizes := Sizes} = Corpus = edf_corpus:load(Name),
-    Chunks = case ChunkName of
-                 "recorded" -> edf_corpus:recorded_chunks(Bin, Sizes);
-                 "packet" -> edf_corpus:packet_chunks(Bin);
-                 "64k" -> edf_corpus:fixed_chunks(Bin, 65536)
-             end,
-    {_, Config} = lists:keyfind(VName, 1, variants()),
+    {Corpus, Chunks, Config} = load(Name, ChunkName, VName),
     with_config(Config, fun() -> nif(Corpus, Chunks) end).
 
 %% @doc Min ns of `Reps' passes of `decode_packet' and of the filter in
@@ -81,6 +75,14 @@ pass(Name, ChunkName, VName) ->
 -spec mins(string(), string(), string(), pos_integer()) ->
           #{decode_packet := pos_integer(), filter := pos_integer(), packets := pos_integer()}.
 mins(Name, ChunkName, VName, Reps) ->
+    {#{bin := Bin} = Corpus, Chunks, Config} = load(Name, ChunkName, VName),
+    Decode = measure(Reps, fun() -> decode_packet(Chunks) end),
+    Filter = with_config(Config, fun() -> measure(Reps, fun() -> nif(Corpus, Chunks) end) end),
+    #{decode_packet => lists:min(Decode), filter => lists:min(Filter),
+      packets => length(edf_corpus:packets(Bin))}.
+
+%% One corpus, cut into chunks, and a variant's configuration.
+load(Name, ChunkName, VName) ->
     #{bin := Bin, chunk_sizes := Sizes} = Corpus = edf_corpus:load(Name),
     Chunks = case ChunkName of
                  "recorded" -> edf_corpus:recorded_chunks(Bin, Sizes);
@@ -88,10 +90,7 @@ mins(Name, ChunkName, VName, Reps) ->
                  "64k" -> edf_corpus:fixed_chunks(Bin, 65536)
              end,
     {_, Config} = lists:keyfind(VName, 1, variants()),
-    Decode = measure(Reps, fun() -> decode_packet(Chunks) end),
-    Filter = with_config(Config, fun() -> measure(Reps, fun() -> nif(Corpus, Chunks) end) end),
-    #{decode_packet => lists:min(Decode), filter => lists:min(Filter),
-      packets => length(edf_corpus:packets(Bin))}.
+    {Corpus, Chunks, Config}.
 
 %% The filter's configurations: name and the switches that are on.
 variants() ->
