@@ -556,12 +556,37 @@ impl Channel {
             return Ok(());
         }
         let commit = held::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &self.table);
-        let held = Held::new(bytes, p.header, self.table.clone(), p.body, fragments);
+        let reserve = self.reservation(size, fragments);
+        let frame = match frame {
+            Frame::Owned(v) => v,
+            Frame::Input(data, r) => data.get(r).unwrap_or(&[]).to_vec(),
+        };
+        let held = Held::new(frame, p.header, self.table.clone(), p.body, fragments, reserve);
         self.sequences.start(sequence_id, fragments, size, dop, Some(held), &self.opts.limits)?;
         if let Some(commit) = commit {
             self.push_emit(out, Emit::Owned(commit));
         }
         Ok(())
+    }
+
+    /// Bytes to reserve for a held message whose header fragment has
+    /// `size` bytes and announces `fragments` fragments: room for that many
+    /// fragments of that size (what OTP sends: equal fragments, the last
+    /// one shorter), so the buffer is not regrown and recopied as they
+    /// arrive. The peer chooses the count, so it is capped by the limits:
+    /// never more than `max_message_bytes`, nor than what
+    /// `max_buffered_bytes` leaves beside the other held messages and what
+    /// they reserved and have not filled (no partial packet is buffered
+    /// while a frame is decoded: the framer hands out whole ones), so that
+    /// reservations never take the channel's memory past the limit. (The
+    /// limit itself is checked on the bytes held, as before: a reservation
+    /// the peer does not fill does not close the connection.)
+    fn reservation(&self, size: u64, fragments: u64) -> usize {
+        let limits = &self.opts.limits;
+        let used = (self.sequences.held_bytes() as u64).saturating_add(self.sequences.unfilled() as u64);
+        let room = limits.max_buffered_bytes.saturating_sub(used);
+        let want = size.saturating_mul(fragments).min(limits.max_message_bytes).min(room);
+        usize::try_from(want).unwrap_or(0)
     }
 
     /// A later fragment: pass it on, or add it to the held message and
@@ -713,6 +738,13 @@ impl Channel {
     pub fn buffered_bytes(&self) -> u64 {
         let draining = self.draining.as_ref().map_or(0, |d| d.held.cost());
         (self.framer.as_ref().map_or(0, |f| f.buffered()) + self.sequences.held_bytes() + draining) as u64
+    }
+
+    /// Bytes reserved ahead of held fragmented messages and not filled
+    /// yet, besides [`Channel::buffered_bytes`]: a message reserves only
+    /// what `max_buffered_bytes` leaves beside the two.
+    pub fn reserved_bytes(&self) -> u64 {
+        self.sequences.unfilled() as u64
     }
 
     /// `(received, declared)` bytes of the packet being assembled.

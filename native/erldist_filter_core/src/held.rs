@@ -45,6 +45,8 @@ pub struct Held {
     pub cuts: Vec<usize>,
     /// Total fragments (the header fragment's FragmentId).
     pub fragments: u64,
+    /// Bytes reserved for `buf` up front (see [`Held::new`]).
+    pub reserved: usize,
 }
 
 /// The frame that commits `table`'s new entries ahead of a held message:
@@ -68,9 +70,23 @@ fn single_fragment_prefix(sequence_id: u64, extra: usize) -> Vec<u8> {
 }
 
 impl Held {
-    /// Start holding from the header fragment.
-    pub fn new(frame: &[u8], header: Range<usize>, table: AtomTable, body: usize, fragments: u64) -> Held {
-        Held { buf: frame.to_vec(), header, table, body, cuts: Vec::new(), fragments }
+    /// Start holding from the header fragment `frame` (taken as is: a frame
+    /// the framer assembled is not copied again), with room for `reserve`
+    /// bytes so that the continuations are appended without regrowing and
+    /// recopying the buffer. The caller bounds `reserve` by the limits
+    /// (the peer chooses the fragment count it is estimated from), and
+    /// counts what is not filled yet ([`Held::unfilled`]) against them when
+    /// it reserves for the next message.
+    pub fn new(
+        mut frame: Vec<u8>,
+        header: Range<usize>,
+        table: AtomTable,
+        body: usize,
+        fragments: u64,
+        reserve: usize,
+    ) -> Held {
+        frame.reserve_exact(reserve.saturating_sub(frame.len()));
+        Held { buf: frame, header, table, body, cuts: Vec::new(), fragments, reserved: reserve }
     }
 
     /// Add a continuation's payload bytes.
@@ -88,6 +104,11 @@ impl Held {
     /// [`FRAGMENT_OVERHEAD`] per continuation.
     pub fn cost(&self) -> usize {
         self.buf.len().saturating_add(self.cuts.len().saturating_mul(FRAGMENT_OVERHEAD))
+    }
+
+    /// Bytes reserved up front and not filled yet.
+    pub fn unfilled(&self) -> usize {
+        self.reserved.saturating_sub(self.buf.len())
     }
 
     /// Whether nothing is held (never, once started).
