@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind};
 use crate::fragments::{Sequences, Step};
 use crate::framing::{Framer, Packet, PacketSize};
 use crate::header::{self, AtomTable, FrameKind};
-use crate::held::{self, Held};
+use crate::held::{self, Fragment, Fragments, Held};
 use crate::inspect::{self, Inspected, LogEvent, Peer, Whole};
 use crate::limits::Limits;
 use crate::message::{self, Parsed};
@@ -42,6 +42,22 @@ pub enum Emit {
     Input(Range<usize>),
     /// A frame the channel assembled (spanning calls) or rewrote.
     Owned(Vec<u8>),
+    /// A frame of a held message re-emitted as its fragments: a head and
+    /// a range of the message's buffer, shared with its other fragments,
+    /// so that the caller copies it once, into the binary it emits.
+    Fragment(Fragment),
+}
+
+impl Emit {
+    /// The frame's bytes, `input` being the slice given to the `recv`
+    /// call that produced it (a copy; for tests and tools).
+    pub fn to_vec(&self, input: &[u8]) -> Vec<u8> {
+        match self {
+            Emit::Input(r) => input.get(r.clone()).unwrap_or(&[]).to_vec(),
+            Emit::Owned(v) => v.clone(),
+            Emit::Fragment(f) => f.to_vec(),
+        }
+    }
 }
 
 /// Everything one `recv` call produced, in wire order.
@@ -199,7 +215,7 @@ pub struct Channel {
 /// A finished message re-emitted as its fragments, some per call.
 #[derive(Debug)]
 struct Draining {
-    held: Held,
+    held: Fragments,
     /// The next fragment to emit.
     next: usize,
     /// The atom-cache rollback to emit after the last fragment.
@@ -394,14 +410,14 @@ impl Channel {
     pub fn flush(&mut self, budget: &mut Budget, out: &mut Actions) -> bool {
         let Some(d) = self.draining.as_mut() else { return true };
         // At least one frame per call, so even a spent budget makes progress.
-        while d.next < d.held.fragment_count() {
+        while d.next < d.held.count() {
             if let Some(f) = d.held.fragment(d.next) {
                 self.stats.emit_count.inc();
-                out.emits.push(Emit::Owned(f));
+                out.emits.push(Emit::Fragment(f));
             }
             d.next += 1;
             budget.spend(EMIT_COST);
-            if budget.exhausted() && d.next < d.held.fragment_count() {
+            if budget.exhausted() && d.next < d.held.count() {
                 return false;
             }
         }
@@ -664,7 +680,7 @@ impl Channel {
             None => {
                 // As its fragments, emitted by `flush` within the budget.
                 held.set_fragment_id(held.fragments);
-                self.draining = Some(Draining { held, next: 0, rollback });
+                self.draining = Some(Draining { held: held.into_fragments(), next: 0, rollback });
                 return Ok(());
             }
         }

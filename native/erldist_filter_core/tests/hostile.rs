@@ -90,6 +90,7 @@ fn drive_with(ch: &mut Channel, pieces: &[&[u8]], cfg: &Config) -> Driven {
                 frames.push(match e {
                     Emit::Input(r) => rest[r].to_vec(),
                     Emit::Owned(v) => v,
+                    Emit::Fragment(f) => f.to_vec(),
                 });
             }
             match r {
@@ -985,6 +986,7 @@ fn re_emitting_many_fragments_is_spread_over_calls() {
         got.extend(actions.emits.drain(..).map(|e| match e {
             Emit::Input(r) => rest[r].to_vec(),
             Emit::Owned(v) => v,
+            Emit::Fragment(f) => f.to_vec(),
         }));
         rest = &rest[used..];
         calls += 1;
