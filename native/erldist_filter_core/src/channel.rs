@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind};
 use crate::fragments::{Sequences, Step};
 use crate::framing::{Framer, Packet, PacketSize};
 use crate::header::{self, AtomTable, FrameKind};
-use crate::held::{self, Held};
+use crate::held::{self, Fragment, Fragments, Held};
 use crate::inspect::{self, Inspected, LogEvent, Peer, Whole};
 use crate::limits::Limits;
 use crate::message::{self, Parsed};
@@ -42,6 +42,22 @@ pub enum Emit {
     Input(Range<usize>),
     /// A frame the channel assembled (spanning calls) or rewrote.
     Owned(Vec<u8>),
+    /// A frame of a held message re-emitted as its fragments: a head and
+    /// a range of the message's buffer, shared with its other fragments,
+    /// so that the caller copies it once, into the binary it emits.
+    Fragment(Fragment),
+}
+
+impl Emit {
+    /// The frame's bytes, `input` being the slice given to the `recv`
+    /// call that produced it (a copy; for tests and tools).
+    pub fn to_vec(&self, input: &[u8]) -> Vec<u8> {
+        match self {
+            Emit::Input(r) => input.get(r.clone()).unwrap_or(&[]).to_vec(),
+            Emit::Owned(v) => v.clone(),
+            Emit::Fragment(f) => f.to_vec(),
+        }
+    }
 }
 
 /// Everything one `recv` call produced, in wire order.
@@ -199,7 +215,7 @@ pub struct Channel {
 /// A finished message re-emitted as its fragments, some per call.
 #[derive(Debug)]
 struct Draining {
-    held: Held,
+    held: Fragments,
     /// The next fragment to emit.
     next: usize,
     /// The atom-cache rollback to emit after the last fragment.
@@ -394,14 +410,14 @@ impl Channel {
     pub fn flush(&mut self, budget: &mut Budget, out: &mut Actions) -> bool {
         let Some(d) = self.draining.as_mut() else { return true };
         // At least one frame per call, so even a spent budget makes progress.
-        while d.next < d.held.fragment_count() {
+        while d.next < d.held.count() {
             if let Some(f) = d.held.fragment(d.next) {
                 self.stats.emit_count.inc();
-                out.emits.push(Emit::Owned(f));
+                out.emits.push(Emit::Fragment(f));
             }
             d.next += 1;
             budget.spend(EMIT_COST);
-            if budget.exhausted() && d.next < d.held.fragment_count() {
+            if budget.exhausted() && d.next < d.held.count() {
                 return false;
             }
         }
@@ -556,12 +572,37 @@ impl Channel {
             return Ok(());
         }
         let commit = held::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &self.table);
-        let held = Held::new(bytes, p.header, self.table.clone(), p.body, fragments);
+        let reserve = self.reservation(size, fragments);
+        let frame = match frame {
+            Frame::Owned(v) => v,
+            Frame::Input(data, r) => data.get(r).unwrap_or(&[]).to_vec(),
+        };
+        let held = Held::new(frame, p.header, self.table.clone(), p.body, fragments, reserve);
         self.sequences.start(sequence_id, fragments, size, dop, Some(held), &self.opts.limits)?;
         if let Some(commit) = commit {
             self.push_emit(out, Emit::Owned(commit));
         }
         Ok(())
+    }
+
+    /// Bytes to reserve for a held message whose header fragment has
+    /// `size` bytes and announces `fragments` fragments: room for that many
+    /// fragments of that size (what OTP sends: equal fragments, the last
+    /// one shorter), so the buffer is not regrown and recopied as they
+    /// arrive. The peer chooses the count, so it is capped by the limits:
+    /// never more than `max_message_bytes`, nor than what
+    /// `max_buffered_bytes` leaves beside the other held messages and what
+    /// they reserved and have not filled (no partial packet is buffered
+    /// while a frame is decoded: the framer hands out whole ones), so that
+    /// reservations never take the channel's memory past the limit. (The
+    /// limit itself is checked on the bytes held, as before: a reservation
+    /// the peer does not fill does not close the connection.)
+    fn reservation(&self, size: u64, fragments: u64) -> usize {
+        let limits = &self.opts.limits;
+        let used = (self.sequences.held_bytes() as u64).saturating_add(self.sequences.unfilled() as u64);
+        let room = limits.max_buffered_bytes.saturating_sub(used);
+        let want = size.saturating_mul(fragments).min(limits.max_message_bytes).min(room);
+        usize::try_from(want).unwrap_or(0)
     }
 
     /// A later fragment: pass it on, or add it to the held message and
@@ -639,7 +680,7 @@ impl Channel {
             None => {
                 // As its fragments, emitted by `flush` within the budget.
                 held.set_fragment_id(held.fragments);
-                self.draining = Some(Draining { held, next: 0, rollback });
+                self.draining = Some(Draining { held: held.into_fragments(), next: 0, rollback });
                 return Ok(());
             }
         }
@@ -713,6 +754,13 @@ impl Channel {
     pub fn buffered_bytes(&self) -> u64 {
         let draining = self.draining.as_ref().map_or(0, |d| d.held.cost());
         (self.framer.as_ref().map_or(0, |f| f.buffered()) + self.sequences.held_bytes() + draining) as u64
+    }
+
+    /// Bytes reserved ahead of held fragmented messages and not filled
+    /// yet, besides [`Channel::buffered_bytes`]: a message reserves only
+    /// what `max_buffered_bytes` leaves beside the two.
+    pub fn reserved_bytes(&self) -> u64 {
+        self.sequences.unfilled() as u64
     }
 
     /// `(received, declared)` bytes of the packet being assembled.

@@ -44,6 +44,8 @@ pub enum Step {
 pub struct Sequences {
     open: HashMap<u64, Sequence>,
     held_bytes: usize,
+    /// Bytes reserved ahead of the held messages and not filled yet.
+    unfilled: usize,
 }
 
 impl Sequences {
@@ -72,6 +74,7 @@ impl Sequences {
             return Err(Error::new(ErrorKind::LimitSequences, 2));
         }
         self.held_bytes += held.as_ref().map_or(0, |h| h.cost());
+        self.unfilled += held.as_ref().map_or(0, |h| h.unfilled());
         self.open.insert(id, Sequence { next_id: fragments - 1, dop, held: held.map(Box::new), bytes, discard: false });
         Ok(())
     }
@@ -94,7 +97,9 @@ impl Sequences {
         }
         match self.open.remove(&id) {
             Some(seq) => {
-                self.held_bytes -= seq.held.as_ref().map_or(0, |h| h.cost()).min(self.held_bytes);
+                if let Some(h) = seq.held.as_deref() {
+                    self.release(h);
+                }
                 Ok(Step::Last(seq))
             }
             None => Err(Error::new(ErrorKind::UnknownSequence, 2)),
@@ -104,8 +109,10 @@ impl Sequences {
     /// Add `payload` to held sequence `id` (which must be open and held).
     pub fn hold_more(&mut self, id: u64, payload: &[u8]) {
         if let Some(held) = self.open.get_mut(&id).and_then(|s| s.held.as_mut()) {
+            let unfilled = held.unfilled();
             held.append(payload);
             self.held_bytes += payload.len() + FRAGMENT_OVERHEAD;
+            self.unfilled -= unfilled.saturating_sub(held.unfilled()).min(self.unfilled);
         }
     }
 
@@ -119,8 +126,8 @@ impl Sequences {
         }
         match seq.held.take() {
             Some(h) => {
-                self.held_bytes -= h.cost().min(self.held_bytes);
                 seq.discard = true;
+                self.release(&h);
                 true
             }
             None => false,
@@ -130,9 +137,17 @@ impl Sequences {
     /// Start sequence `id` already dropped (its header was over a rate).
     pub fn mark_discarded(&mut self, id: u64) {
         if let Some(seq) = self.open.get_mut(&id) {
-            self.held_bytes -= seq.held.take().map_or(0, |h| h.cost()).min(self.held_bytes);
             seq.discard = true;
+            if let Some(h) = seq.held.take() {
+                self.release(&h);
+            }
         }
+    }
+
+    /// Stop counting what `h` holds and reserves.
+    fn release(&mut self, h: &Held) {
+        self.held_bytes -= h.cost().min(self.held_bytes);
+        self.unfilled -= h.unfilled().min(self.unfilled);
     }
 
     /// Bytes of the largest held sequence (what finishing it copies and
@@ -144,6 +159,11 @@ impl Sequences {
     /// Bytes held for inspection across all open sequences.
     pub fn held_bytes(&self) -> usize {
         self.held_bytes
+    }
+
+    /// Bytes reserved ahead of the held messages and not filled yet.
+    pub fn unfilled(&self) -> usize {
+        self.unfilled
     }
 
     /// Number of open sequences.

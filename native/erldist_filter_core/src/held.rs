@@ -12,6 +12,7 @@
 //!   the slot holds for everyone else.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::atom_cache::AtomCache;
 use crate::header::{self, AtomTable, TableEntry, TAG_FRAGMENT_CONT, VERSION_MAGIC};
@@ -45,6 +46,8 @@ pub struct Held {
     pub cuts: Vec<usize>,
     /// Total fragments (the header fragment's FragmentId).
     pub fragments: u64,
+    /// Bytes reserved for `buf` up front (see [`Held::new`]).
+    pub reserved: usize,
 }
 
 /// The frame that commits `table`'s new entries ahead of a held message:
@@ -68,9 +71,23 @@ fn single_fragment_prefix(sequence_id: u64, extra: usize) -> Vec<u8> {
 }
 
 impl Held {
-    /// Start holding from the header fragment.
-    pub fn new(frame: &[u8], header: Range<usize>, table: AtomTable, body: usize, fragments: u64) -> Held {
-        Held { buf: frame.to_vec(), header, table, body, cuts: Vec::new(), fragments }
+    /// Start holding from the header fragment `frame` (taken as is: a frame
+    /// the framer assembled is not copied again), with room for `reserve`
+    /// bytes so that the continuations are appended without regrowing and
+    /// recopying the buffer. The caller bounds `reserve` by the limits
+    /// (the peer chooses the fragment count it is estimated from), and
+    /// counts what is not filled yet ([`Held::unfilled`]) against them when
+    /// it reserves for the next message.
+    pub fn new(
+        mut frame: Vec<u8>,
+        header: Range<usize>,
+        table: AtomTable,
+        body: usize,
+        fragments: u64,
+        reserve: usize,
+    ) -> Held {
+        frame.reserve_exact(reserve.saturating_sub(frame.len()));
+        Held { buf: frame, header, table, body, cuts: Vec::new(), fragments, reserved: reserve }
     }
 
     /// Add a continuation's payload bytes.
@@ -88,6 +105,11 @@ impl Held {
     /// [`FRAGMENT_OVERHEAD`] per continuation.
     pub fn cost(&self) -> usize {
         self.buf.len().saturating_add(self.cuts.len().saturating_mul(FRAGMENT_OVERHEAD))
+    }
+
+    /// Bytes reserved up front and not filled yet.
+    pub fn unfilled(&self) -> usize {
+        self.reserved.saturating_sub(self.buf.len())
     }
 
     /// Whether nothing is held (never, once started).
@@ -164,29 +186,150 @@ impl Held {
         }
     }
 
-    /// How many frames [`Held::fragment`] gives: the header fragment and
-    /// one per continuation.
-    pub fn fragment_count(&self) -> usize {
+    /// The message as its original fragments (header possibly
+    /// reconciled), to be emitted one at a time: the buffer is shared with
+    /// the frames emitted, not copied into each.
+    /// Call [`Held::set_fragment_id`] with the total first.
+    pub fn into_fragments(self) -> Fragments {
+        let cost = self.cost();
+        let sequence_id = self.sequence_id();
+        Fragments { buf: Arc::new(self.buf), cuts: self.cuts, sequence_id, fragments: self.fragments, cost }
+    }
+}
+
+/// A finished held message cut back into its fragments.
+#[derive(Debug)]
+pub struct Fragments {
+    buf: Arc<Vec<u8>>,
+    cuts: Vec<usize>,
+    sequence_id: u64,
+    fragments: u64,
+    cost: usize,
+}
+
+impl Fragments {
+    /// How many frames [`Fragments::fragment`] gives: the header fragment
+    /// and one per continuation.
+    pub fn count(&self) -> usize {
         self.cuts.len() + 1
     }
 
-    /// Frame `k` of the message as its original fragments (header possibly
-    /// reconciled): 0 is the header fragment, then `131 'F' Seq Id payload`
-    /// for each continuation, ids counting down. Built one at a time so that
-    /// a message of many fragments is re-emitted over several calls.
-    /// Call [`Held::set_fragment_id`] with the total first.
-    pub fn fragment(&self, k: usize) -> Option<Vec<u8>> {
+    /// What it still holds, as [`Held::cost`] counted it.
+    pub fn cost(&self) -> usize {
+        self.cost
+    }
+
+    /// Frame `k`: 0 is the header fragment, then `131 'F' Seq Id payload`
+    /// for each continuation, ids counting down, each a range of the shared
+    /// buffer behind its 18-byte head. Built one at a time so that a
+    /// message of many fragments is re-emitted over several calls.
+    pub fn fragment(&self, k: usize) -> Option<Fragment> {
         let end = |i: usize| self.cuts.get(i).copied().unwrap_or(self.buf.len());
         if k == 0 {
-            return Some(self.buf.get(..end(0))?.to_vec());
+            return Some(Fragment { head: None, buf: Arc::clone(&self.buf), range: 0..end(0) });
         }
         let (a, b) = (*self.cuts.get(k - 1)?, end(k));
         let id = self.fragments.saturating_sub(k as u64);
-        let mut f = Vec::with_capacity(FRAGMENT_PREFIX + b.saturating_sub(a));
-        f.extend_from_slice(&[VERSION_MAGIC, TAG_FRAGMENT_CONT]);
-        f.extend_from_slice(&self.sequence_id().to_be_bytes());
-        f.extend_from_slice(&id.to_be_bytes());
-        f.extend_from_slice(self.buf.get(a..b).unwrap_or(&[]));
-        Some(f)
+        let mut head = [0u8; FRAGMENT_PREFIX];
+        head[0] = VERSION_MAGIC;
+        head[1] = TAG_FRAGMENT_CONT;
+        head[2..FRAGMENT_ID_AT].copy_from_slice(&self.sequence_id.to_be_bytes());
+        head[FRAGMENT_ID_AT..].copy_from_slice(&id.to_be_bytes());
+        Some(Fragment { head: Some(head), buf: Arc::clone(&self.buf), range: a..b.max(a) })
+    }
+}
+
+/// One frame re-emitted from a held message: `head` (if any), then bytes
+/// `range` of the message's buffer, shared by all its frames. The caller
+/// writes both into the one binary it emits ([`Fragment::write_to`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fragment {
+    head: Option<[u8; FRAGMENT_PREFIX]>,
+    buf: Arc<Vec<u8>>,
+    range: Range<usize>,
+}
+
+impl Fragment {
+    /// The head written before the bytes (empty for a header fragment).
+    pub fn head(&self) -> &[u8] {
+        self.head.as_ref().map_or(&[], |h| &h[..])
+    }
+
+    /// The bytes after the head.
+    pub fn body(&self) -> &[u8] {
+        self.buf.get(self.range.clone()).unwrap_or(&[])
+    }
+
+    /// Length of the frame.
+    pub fn len(&self) -> usize {
+        self.head().len() + self.body().len()
+    }
+
+    /// Whether the frame is empty (never: it has a head or a header).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Write the frame into `dst`, which must be [`Fragment::len`] bytes
+    /// long; false (and nothing written) otherwise.
+    pub fn write_to(&self, dst: &mut [u8]) -> bool {
+        let (head, body) = (self.head(), self.body());
+        if dst.len() != head.len() + body.len() {
+            return false;
+        }
+        let (a, b) = dst.split_at_mut(head.len());
+        a.copy_from_slice(head);
+        b.copy_from_slice(body);
+        true
+    }
+
+    /// The frame as one vector (a copy).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len());
+        v.extend_from_slice(self.head());
+        v.extend_from_slice(self.body());
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fragments come back as they arrived: the header fragment with
+    /// its FragmentId, then `131 'F' Seq Id payload` for each continuation,
+    /// ids counting down, each from the one shared buffer.
+    #[test]
+    fn fragments_are_the_frames_as_received() {
+        let seq = 0x0102_0304_0506_0708u64;
+        let mut header = vec![VERSION_MAGIC, header::TAG_FRAGMENT_HEADER];
+        header.extend(seq.to_be_bytes());
+        header.extend(3u64.to_be_bytes());
+        header.extend([0, 1, 2, 3]); // stands for header, control, payload
+        let mut held = Held::new(header.clone(), 18..19, Vec::new(), 19, 3, 64);
+        held.append(&[4, 5, 6]);
+        held.append(&[]);
+        held.set_fragment_id(3);
+        let fragments = held.into_fragments();
+        assert_eq!(fragments.count(), 3);
+        let cont = |id: u64, payload: &[u8]| {
+            let mut f = vec![VERSION_MAGIC, TAG_FRAGMENT_CONT];
+            f.extend(seq.to_be_bytes());
+            f.extend(id.to_be_bytes());
+            f.extend(payload);
+            f
+        };
+        let got: Vec<Fragment> = (0..3).filter_map(|k| fragments.fragment(k)).collect();
+        let want = [header, cont(2, &[4, 5, 6]), cont(1, &[])];
+        assert_eq!(got.len(), 3);
+        for (f, w) in got.iter().zip(want.iter()) {
+            assert_eq!(&f.to_vec(), w);
+            assert_eq!(f.len(), w.len());
+            let mut dst = vec![0; f.len()];
+            assert!(f.write_to(&mut dst));
+            assert_eq!(&dst, w);
+            assert!(!f.write_to(&mut vec![0; f.len() + 1]), "a wrong length writes nothing");
+        }
+        assert!(fragments.fragment(3).is_none());
     }
 }

@@ -57,6 +57,7 @@ pub use config::Config;
 pub use dop::Dop;
 pub use error::{Error, ErrorKind};
 pub use framing::PacketSize;
+pub use held::Fragment;
 pub use limits::Limits;
 pub use protected::Protected;
 pub use stats::{ChannelStats, StatsSnapshot};

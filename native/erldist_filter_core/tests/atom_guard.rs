@@ -79,6 +79,7 @@ fn feed(ch: &mut Channel, vm: &Vm, frames: &[Vec<u8>], cfg: &Config, names: &[Ve
             let bytes = match e {
                 Emit::Input(r) => f[r].to_vec(),
                 Emit::Owned(v) => v,
+                Emit::Fragment(f) => f.to_vec(),
             };
             vm.deliver(&bytes, names);
             out.push(bytes);

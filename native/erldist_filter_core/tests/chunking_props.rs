@@ -131,6 +131,7 @@ fn feed_checked(ch: &mut Channel, cfg: &Config, pieces: &[&[u8]], budget: u64) -
                         rest[r].to_vec()
                     }
                     Emit::Owned(v) => v,
+                    Emit::Fragment(f) => f.to_vec(),
                 });
             }
             consumed_total += used;
@@ -144,7 +145,11 @@ fn feed_checked(ch: &mut Channel, cfg: &Config, pieces: &[&[u8]], budget: u64) -
         actions.clear();
         ch.flush(&mut Budget::new(budget), &mut actions);
         prop_assert!(!actions.emits.is_empty(), "a flush emitted nothing");
-        frames.extend(actions.emits.drain(..).filter_map(|e| if let Emit::Owned(v) = e { Some(v) } else { None }));
+        frames.extend(actions.emits.drain(..).filter_map(|e| match e {
+            Emit::Owned(v) => Some(v),
+            Emit::Fragment(f) => Some(f.to_vec()),
+            Emit::Input(_) => None,
+        }));
     }
     prop_assert_eq!(consumed_total, total);
     // the stream ends on a packet boundary: no partial packet is left (held

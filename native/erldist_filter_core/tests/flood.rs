@@ -20,6 +20,7 @@ fn frames(out: &Actions, packet: &[u8]) -> Vec<Vec<u8>> {
         .map(|e| match e {
             Emit::Input(r) => packet[r.clone()].to_vec(),
             Emit::Owned(v) => v.clone(),
+            Emit::Fragment(f) => f.to_vec(),
         })
         .collect()
 }
@@ -88,6 +89,7 @@ fn held_fragmented_messages_over_the_byte_rate_are_discarded_whole() {
         .map(|e| match e {
             Emit::Owned(v) => v.len(),
             Emit::Input(r) => r.len(),
+            Emit::Fragment(f) => f.len(),
         })
         .sum();
     assert!(emitted < 600_000, "about one second's worth reached the VM: {emitted}");

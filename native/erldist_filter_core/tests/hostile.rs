@@ -90,6 +90,7 @@ fn drive_with(ch: &mut Channel, pieces: &[&[u8]], cfg: &Config) -> Driven {
                 frames.push(match e {
                     Emit::Input(r) => rest[r].to_vec(),
                     Emit::Owned(v) => v,
+                    Emit::Fragment(f) => f.to_vec(),
                 });
             }
             match r {
@@ -871,6 +872,45 @@ fn under_inspection_held_fragments_stay_within_the_limits() {
     }
 }
 
+/// A held message reserves room for the fragments its header announces,
+/// but the peer chooses that count: what is reserved and not filled counts
+/// against `max_buffered_bytes` when the next message reserves, so the
+/// reservations never take the channel past it, nor one past
+/// `max_message_bytes`; a second message gets only what is left. The limit
+/// itself is still checked on the bytes held.
+#[test]
+fn a_held_message_reserves_only_within_the_limits() {
+    let mut control = vec![104, 4, 97, 6];
+    control.extend(pid(0, 1));
+    control.extend([82, 1, 82, 2]);
+    let header = |seq, n| frame_frag_header(seq, n, &reg_send_refs(), &control, &[109, 0, 0x10, 0, 0]);
+    for cfg in [dpi(), Config { compact_fragments: true, ..Config::default() }] {
+        // an honest count: room for that many fragments of the first's size
+        let limits = Limits { max_fragments: u64::MAX, max_buffered_bytes: 256 * 1024, ..Limits::default() };
+        let mut ch = Channel::new(opts(PacketSize::Zero, limits));
+        let e = header(3, 3);
+        drive_with(&mut ch, &[&e], &cfg).unwrap();
+        assert_eq!((ch.buffered_bytes(), ch.reserved_bytes()), (e.len() as u64, 2 * e.len() as u64));
+        // a hostile count: no more than the buffer limit leaves
+        drive_with(&mut ch, &[&header(4, u64::MAX)], &cfg).unwrap();
+        assert_eq!(ch.buffered_bytes() + ch.reserved_bytes(), limits.max_buffered_bytes);
+        // and the next message gets nothing more
+        let reserved = ch.reserved_bytes();
+        drive_with(&mut ch, &[&header(5, u64::MAX)], &cfg).unwrap();
+        assert_eq!(ch.reserved_bytes(), reserved);
+        assert_eq!(ch.buffered_bytes() + ch.reserved_bytes(), limits.max_buffered_bytes + e.len() as u64);
+        // filling a reservation moves its bytes from reserved to held
+        drive_with(&mut ch, &[&frame_frag_cont(3, 2, &[0x33; 100])], &cfg).unwrap();
+        assert_eq!(ch.reserved_bytes(), reserved - 100);
+        // nor more than the message limit
+        let limits = Limits { max_fragments: u64::MAX, max_message_bytes: 10_000, ..Limits::default() };
+        let mut ch = Channel::new(opts(PacketSize::Zero, limits));
+        let e = header(3, u64::MAX);
+        drive_with(&mut ch, &[&e], &cfg).unwrap();
+        assert_eq!(ch.reserved_bytes(), limits.max_message_bytes - e.len() as u64);
+    }
+}
+
 /// With packet size 0 the frame arrives whole, but `max_packet_len` still
 /// names the largest frame accepted.
 #[test]
@@ -946,6 +986,7 @@ fn re_emitting_many_fragments_is_spread_over_calls() {
         got.extend(actions.emits.drain(..).map(|e| match e {
             Emit::Input(r) => rest[r].to_vec(),
             Emit::Owned(v) => v,
+            Emit::Fragment(f) => f.to_vec(),
         }));
         rest = &rest[used..];
         calls += 1;

@@ -170,3 +170,36 @@ fn cache_refs_beyond_the_table() {
         assert!(v.view(3).is_err());
     }
 }
+
+/// Terms skipped by their length are charged once per run, never less than
+/// term by term (a unit each plus one per 64 bytes): a slice of `units`
+/// skips no more terms than charging each term would pay for, the last
+/// one taking the budget past zero (`units` small integers; binaries of
+/// 640 bytes cost 11 units each), and each call makes progress.
+#[test]
+fn runs_of_flat_terms_stay_within_the_budget_of_a_slice() {
+    let n = 10_000usize;
+    let ints: Vec<u8> = [vec![108], (n as u32).to_be_bytes().to_vec(), [97, 7].repeat(n), vec![106]].concat();
+    let bin = [vec![109], 640u32.to_be_bytes().to_vec(), vec![0; 640]].concat();
+    let bins: Vec<u8> = [vec![108], (n as u32).to_be_bytes().to_vec(), bin.repeat(n), vec![106]].concat();
+    for units in [1u64, 2, 7, 64, 100, 1000, 65_000] {
+        for (bytes, per_term, term_len) in [(&ints, 1u64, 2usize), (&bins, 11, bin.len())] {
+            let mut s = Scanner::new();
+            let mut pos = 0;
+            loop {
+                let before = pos;
+                let mut b = Budget::new(units);
+                let r = s.run(bytes, &mut pos, &mut b, &ScanContext::external()).unwrap();
+                assert!(pos > before, "no progress");
+                // the list head (5 bytes) may share the first slice
+                let terms = ((pos - before).saturating_sub(5) / term_len) as u64;
+                assert!(terms <= units.div_ceil(per_term), "{units} units skipped {terms} terms of {term_len} bytes");
+                if r == Scan::Done {
+                    break;
+                }
+                assert!(b.exhausted(), "yielded with {} units left", b.remaining());
+            }
+            assert_eq!(pos, bytes.len());
+        }
+    }
+}

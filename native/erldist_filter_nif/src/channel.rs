@@ -23,7 +23,8 @@ use std::sync::Arc;
 
 use erldist_filter_core::inspect::Peer;
 use erldist_filter_core::{
-    flags, Actions, Atom as CoreAtom, Budget, Channel, ChannelOptions, ChannelStats, Emit, PacketSize, StatsSnapshot,
+    flags, Actions, Atom as CoreAtom, Budget, Channel, ChannelOptions, ChannelStats, Emit, Fragment, PacketSize,
+    StatsSnapshot,
 };
 use once_cell::sync::Lazy;
 use parking_lot::{Mutex, MutexGuard};
@@ -263,13 +264,29 @@ fn emit_term<'a>(env: Env<'a>, src: &Binary<'a>, base: usize, e: Emit) -> NifRes
             stats::bump(&stats::MEMORY.ref_bin_create, 1);
             src.make_subbinary(base + r.start, r.end.saturating_sub(r.start))?
         }
-        Emit::Owned(v) => {
-            stats::bump(&stats::MEMORY.own_bin_create, 1);
-            stats::bump(&stats::MEMORY.own_bin_create_capacity, v.len() as u64);
-            Binary::from(NewBinary::from_slice(env, &v))
-        }
+        Emit::Owned(v) => owned_binary(env, &v),
+        Emit::Fragment(f) => fragment_binary(env, &f)?,
     };
     Ok((atoms::emit(), bin).encode(env))
+}
+
+/// A binary holding a frame the core assembled or rewrote (a copy).
+fn owned_binary<'a>(env: Env<'a>, v: &[u8]) -> Binary<'a> {
+    stats::bump(&stats::MEMORY.own_bin_create, 1);
+    stats::bump(&stats::MEMORY.own_bin_create_capacity, v.len() as u64);
+    Binary::from(NewBinary::from_slice(env, v))
+}
+
+/// A binary holding a fragment of a held message, written straight from
+/// the message's buffer (one copy, no intermediate vector).
+fn fragment_binary<'a>(env: Env<'a>, f: &Fragment) -> NifResult<Binary<'a>> {
+    stats::bump(&stats::MEMORY.own_bin_create, 1);
+    stats::bump(&stats::MEMORY.own_bin_create_capacity, f.len() as u64);
+    let mut nb = NewBinary::new(env, f.len());
+    if !f.write_to(nb.as_mut_slice()) {
+        return Err(rustler::Error::BadArg);
+    }
+    Ok(Binary::from(nb))
 }
 
 /// One core `recv` call, with panics caught.
@@ -395,10 +412,12 @@ fn recv_slice_with<'a>(
 /// Actions of a flush (owned frames only).
 fn emit_owned<'a>(env: Env<'a>, terms: &mut Vec<Term<'a>>, out: &mut Actions) -> Result<(), RecvFailure> {
     for e in out.emits.drain(..) {
-        let Emit::Owned(v) = e else { return Err(RecvFailure::BadEmit) };
-        stats::bump(&stats::MEMORY.own_bin_create, 1);
-        stats::bump(&stats::MEMORY.own_bin_create_capacity, v.len() as u64);
-        terms.push((atoms::emit(), Binary::from(NewBinary::from_slice(env, &v))).encode(env));
+        let bin = match e {
+            Emit::Owned(v) => owned_binary(env, &v),
+            Emit::Fragment(f) => fragment_binary(env, &f).map_err(|_| RecvFailure::BadEmit)?,
+            Emit::Input(_) => return Err(RecvFailure::BadEmit),
+        };
+        terms.push((atoms::emit(), bin).encode(env));
     }
     Ok(())
 }

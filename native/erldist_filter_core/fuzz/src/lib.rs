@@ -232,6 +232,7 @@ fn run(opts: ChannelOptions, calls: &[&[u8]], budget: u64, cfg: &Config) -> Run 
                         rest[range].to_vec()
                     }
                     Emit::Owned(v) => v,
+                    Emit::Fragment(f) => f.to_vec(),
                 });
             }
             match r {
@@ -265,6 +266,7 @@ fn run(opts: ChannelOptions, calls: &[&[u8]], budget: u64, cfg: &Config) -> Run 
             assert!(!actions.emits.is_empty(), "a flush emitted nothing");
             frames.extend(actions.emits.drain(..).filter_map(|e| match e {
                 Emit::Owned(v) => Some(v),
+                Emit::Fragment(f) => Some(f.to_vec()),
                 Emit::Input(_) => None,
             }));
         }

@@ -123,12 +123,40 @@ impl Scanner {
             // references) and containers (only counted) are skipped by
             // their length, without building a view: most terms of a
             // large payload are of these kinds.
+            // A run of them is charged once, at its end: one unit per term
+            // plus one per 64 bytes of the whole run (never less than
+            // charging each term on its own), and ends before it can
+            // cost more than the budget has left, but for its last term,
+            // as a term charged on its own may.
             if self.atoms_pending == 0 {
-                if let Some(sub_terms) = skip_flat(&mut cur, ctx)? {
-                    self.pending = self.pending - 1 + sub_terms;
-                    need_terms(&cur, self.pending)?;
-                    *pos = cur.pos();
-                    budget.spend(1 + ((cur.pos() - at) / 64) as u64);
+                let limit = at.saturating_add(run_bytes(budget));
+                let mut pending = self.pending;
+                let mut terms = 0u64;
+                let mut term_at = at;
+                let run = loop {
+                    match skip_flat(&mut cur, ctx) {
+                        Ok(Some(sub_terms)) => {
+                            pending = pending - 1 + sub_terms;
+                            if let Err(e) = need_terms(&cur, pending) {
+                                break Err(e);
+                            }
+                            terms += 1;
+                            term_at = cur.pos();
+                            if pending == 0 || term_at >= limit {
+                                break Ok(());
+                            }
+                        }
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
+                    }
+                };
+                // As if charged term by term: `*pos` is after the last
+                // term skipped whole, also on an error.
+                self.pending = pending;
+                *pos = term_at;
+                run?;
+                if terms > 0 {
+                    budget.spend(terms + ((term_at - at) / 64) as u64);
                     if self.pending > 0 && budget.exhausted() {
                         return Ok(Scan::Yield);
                     }
@@ -168,6 +196,15 @@ impl Scanner {
         }
         Ok(Scan::Done)
     }
+}
+
+/// Bytes a run of length-skipped terms may span before it is charged:
+/// every such term takes at least one byte, so a run of fewer bytes than
+/// 64/65 of the budget left costs less than the budget left (a unit per
+/// term and per 64 bytes).
+#[inline(always)]
+fn run_bytes(budget: &Budget) -> usize {
+    usize::try_from(budget.remaining().saturating_mul(64) / 65).unwrap_or(usize::MAX)
 }
 
 /// Skip the term at the cursor if it cannot hold an atom, or is a

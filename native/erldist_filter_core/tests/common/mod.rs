@@ -116,6 +116,7 @@ pub fn feed(ch: &mut Channel, cfg: &Config, pieces: &[&[u8]], budget: u64) -> Ve
                 frames.push(match e {
                     Emit::Input(r) => rest[r].to_vec(),
                     Emit::Owned(v) => v,
+                    Emit::Fragment(f) => f.to_vec(),
                 });
             }
             rest = &rest[used..];
@@ -127,7 +128,11 @@ pub fn feed(ch: &mut Channel, cfg: &Config, pieces: &[&[u8]], budget: u64) -> Ve
         while ch.has_pending() {
             actions.clear();
             ch.flush(&mut Budget::new(budget), &mut actions);
-            frames.extend(actions.emits.drain(..).filter_map(|e| if let Emit::Owned(v) = e { Some(v) } else { None }));
+            frames.extend(actions.emits.drain(..).filter_map(|e| match e {
+                Emit::Owned(v) => Some(v),
+                Emit::Fragment(f) => Some(f.to_vec()),
+                Emit::Input(_) => None,
+            }));
         }
     }
     frames
