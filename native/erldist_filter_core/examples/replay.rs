@@ -1,7 +1,7 @@
 //! Replay a corpus file through one channel, for profiling:
-//! `cargo run --release --example replay -- small [dpi|nodpi] [guard]`
+//! `cargo run --release --example replay -- small [dpi|nodpi|safe] [guard]`
 //! (`valgrind --tool=callgrind --toggle-collect='replay::replay' target/release/examples/replay small dpi`).
-//! `guard` turns the atom-table guard on (every atom exists, so nothing is
+//! `safe` turns on the switches of `{safe_policy, true}`. `guard` turns the atom-table guard on (every atom exists, so nothing is
 //! dropped: what is measured is the cost of checking). A fourth argument
 //! `protect:Creation` protects 501 pids of the receiving node `b@127.0.0.1`
 //! of that creation (1789211368 for small.bin), none of them a target of
@@ -26,7 +26,9 @@ impl AtomExistence for AllAtomsExist {
 fn main() {
     let mut args = std::env::args().skip(1);
     let name = args.next().unwrap_or_else(|| "small".into());
-    let dpi = args.next().as_deref() == Some("dpi");
+    let mode = args.next();
+    let safe = mode.as_deref() == Some("safe");
+    let dpi = safe || mode.as_deref() == Some("dpi");
     let guard = args.next().as_deref() == Some("guard");
     let protect = args.next().and_then(|a| a.strip_prefix("protect:").and_then(|c| c.parse::<u32>().ok()));
     let dir = std::env::var_os("EDF_SHARED")
@@ -38,15 +40,27 @@ fn main() {
     let flags_at = meta.find("{negotiated_flags,").map_or(0, |i| i + 18);
     let dflags: u64 =
         meta[flags_at..].chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap_or(0);
-    let (emits, packets) = replay(&bin, &chunks, dflags, dpi, guard, protect);
+    let cfg = if safe {
+        // The switches `{safe_policy, true}' turns on (erldist_filter_env:safe_settings/0).
+        Config {
+            compact_fragments: true,
+            deep_packet_inspection: true,
+            logging: true,
+            otp_name_blocklist: true,
+            redirect_dist_operations: true,
+            ..Config::default()
+        }
+    } else {
+        Config { deep_packet_inspection: dpi, ..Config::default() }
+    };
+    let (emits, packets) = replay(&bin, &chunks, dflags, cfg, guard, protect);
     println!("{name} dpi={dpi} guard={guard}: {emits} frames, {packets} packets");
 }
 
 /// The replay itself, apart from reading the files, so that callgrind can
 /// count it alone (`--toggle-collect='replay::replay'`, as `bench/run` does).
 #[inline(never)]
-fn replay(bin: &[u8], chunks: &[u8], dflags: u64, dpi: bool, guard: bool, protect: Option<u32>) -> (usize, u64) {
-    let cfg = Config { deep_packet_inspection: dpi, ..Config::default() };
+fn replay(bin: &[u8], chunks: &[u8], dflags: u64, cfg: Config, guard: bool, protect: Option<u32>) -> (usize, u64) {
     let limits = Limits { max_new_atoms: if guard { u64::MAX } else { 0 }, ..Limits::default() };
     let mut ch = Channel::new(ChannelOptions { packet_size: PacketSize::Four, dflags, limits });
     if let Some(creation) = protect {
