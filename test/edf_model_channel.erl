@@ -1,7 +1,8 @@
 %% @doc Test oracle, receiver side: a model of `channel_recv' written from
 %% SPEC §4 (framing, headers, rx atom cache, fragments, commit / header
 %% rewrite / rollback, outcomes) and the test brief's decisions (drop, router
-%% and spawn redirect layouts; fragments held with DPI on).
+%% and spawn redirect layouts; fragments held with DPI on unless decided
+%% from the first fragment).
 %%
 %% `recv/2' returns the emitted frames, the log events (without the time
 %% stamp) and per-DOP counters. `replay/2' is an independent "VM": it
@@ -108,26 +109,49 @@ frame(M = #{cache := Cache0, seqs := Seqs}, F = <<131, $E, Seq:64, N:64, Rest0/b
                           table => Table, atoms => atoms(Table), ctl => Ctl,
                           pay => pay(Ctl, Table, Slice), frames => [F], conflicts => []});
         _ ->
-            Held = cfg(M, deep_packet_inspection) orelse cfg(M, compact_fragments),
+            Inspect = cfg(M, deep_packet_inspection) orelse cfg(M, compact_fragments),
+            %% Inspection alone: decided from the first fragment when it can be.
+            Early = case cfg(M, deep_packet_inspection) andalso not cfg(M, compact_fragments) of
+                        true -> first_fragment(M, Ctl, Table, Slice);
+                        false -> hold
+                    end,
+            Held = Inspect andalso Early =:= hold,
             S = #{n => N, next => N - 1, header => Header, table => Table, ctl => Ctl,
-                  slices => [Slice], frames => [F], held => Held},
+                  slices => [Slice], frames => [F], held => Held,
+                  discard => is_tuple(Early) andalso element(1, Early) =:= drop},
             M2 = M1#{seqs := Seqs#{Seq => S}},
             M3 = count(M2, dop(Ctl, Table), seen),
             HasNew = lists:any(fun({_, _, New}) -> New end, Table),
-            case Held of
-                true when HasNew ->
-                    {[<<Prefix/binary, Header/binary, (edf_model_term:noop_utf8())/binary>>], [], M3};
-                true ->
-                    {[], [], M3};
-                false ->
+            Commit = [<<Prefix/binary, Header/binary, (edf_model_term:noop_utf8())/binary>> || HasNew],
+            case Early of
+                {drop, Dop, Log} ->
+                    %% Replaced at once (commit, no-op); the rest is swallowed.
+                    Noop = <<Prefix/binary, Header/binary, (edf_model_term:noop_small())/binary>>,
+                    M4 = count(M3, Dop, drop),
+                    {M5, Logs} = case Log of
+                                     true ->
+                                         {count(M4, Dop, log),
+                                          [{maps:get(sysname, M), atoms(Table), <<131, Ctl/binary>>, undefined}
+                                           || cfg(M, logging)]};
+                                     false ->
+                                         {M4, []}
+                                 end,
+                    {Commit ++ [Noop], Logs, M5};
+                _ when Held ->
+                    {Commit, [], M3};
+                _ ->
                     {[F], [], M3}
             end
     end;
 frame(M = #{seqs := Seqs}, F = <<131, $F, Seq:64, K:64, Bytes/binary>>) ->
-    S = #{next := K, held := Held} = maps:get(Seq, Seqs),
+    S = #{next := K, held := Held, discard := Discard} = maps:get(Seq, Seqs),
     S1 = S#{next := K - 1, slices := [Bytes | maps:get(slices, S)],
             frames := [F | maps:get(frames, S)]},
     case {K, Held} of
+        _ when Discard, K =:= 1 ->
+            {[], [], M#{seqs := maps:remove(Seq, Seqs)}};
+        _ when Discard ->
+            {[], [], M#{seqs := Seqs#{Seq => S1}}};
         {1, true} ->
             complete(M#{seqs := maps:remove(Seq, Seqs)}, Seq, S1);
         {1, false} ->
@@ -141,6 +165,49 @@ frame(M = #{seqs := Seqs}, F = <<131, $F, Seq:64, K:64, Bytes/binary>>) ->
     end;
 frame(_M, F) ->
     erlang:error({model_bad_frame, binary:part(F, 0, min(20, byte_size(F)))}).
+
+%% Inspection of a fragmented message from its first fragment (the NIF's
+%% streaming decision): `{emit, Dop}' (its fragments pass as they arrive),
+%% `{drop, Dop, Log}' (replaced at once, the rest swallowed) or `hold'
+%% (decided when complete). Decided there: no payload, a payload that ends
+%% in the first fragment, or one that is a binary, bitstring or string
+%% whose head is there (the rules look only at its type); then kept
+%% without a log event, or dropped with none or one without payload.
+first_fragment(M, Ctl, Table, Slice) ->
+    Atoms = atoms(Table),
+    Control = decode(Ctl, Atoms, normal),
+    HasPay = element(3, edf_model_classify:control_spec(Control)),
+    Payload = case HasPay of
+                  false -> {ok, none};
+                  true -> first_payload(Slice, Atoms)
+              end,
+    Logging = cfg(M, logging),
+    Dop = element(1, Control),
+    case Payload of
+        hold ->
+            hold;
+        {ok, P} ->
+            case edf_model_classify:classify(Control, P, maps:get(config, M)) of
+                {emit, Log} when not (Log andalso Logging) -> {emit, Dop};
+                {drop, Log} when not (Log andalso Logging); not HasPay -> {drop, Dop, Log};
+                _ -> hold
+            end
+    end.
+
+first_payload(Slice, Atoms) ->
+    try
+        {Term, _} = edf_model_term:split(Slice),
+        {ok, decode(Term, Atoms, normal)}
+    catch
+        error:_ ->
+            case Slice of
+                <<109, _:32, _/binary>> -> {ok, <<>>};
+                <<107, _:16, _/binary>> -> {ok, <<>>};
+                <<77, 0:32, 0, _/binary>> -> {ok, <<>>};
+                <<77, L:32, B, _/binary>> when L > 0, B >= 1, B =< 8 -> {ok, <<>>};
+                _ -> hold
+            end
+    end.
 
 %% A held fragmented message is complete: rewrite its header against the
 %% current cache, then handle it as one message.

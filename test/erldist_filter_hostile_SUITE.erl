@@ -413,10 +413,13 @@ empty_continuation_flood_dpi(Config) ->
     Control = edf_hostile_peer:reg_send_control(0, 1, 2),
     Flood = fun(Me) ->
                     [frame(edf_hostile_peer:reg_send(Me, edf_sink, <<97, 1>>)),
+                     %% the payload's last byte in the last fragment, so that
+                     %% inspection cannot decide before it (and holds)
                      frame(edf_hostile_peer:frame_frag_header(7, N, [{old, 1}, {old, 2}, {old, 3}],
-                                                              Control, <<97, 42>>)),
+                                                              Control, <<97>>)),
                      [frame(edf_hostile_peer:frame_frag_cont(7, Id, <<>>))
-                      || Id <- lists:seq(N - 1, 1, -1)]]
+                      || Id <- lists:seq(N - 1, 2, -1)],
+                     frame(edf_hostile_peer:frame_frag_cont(7, 1, <<42>>))]
             end,
     %% 200,000 x 64 bytes of bookkeeping is over 8 MiB
     set_limits(Config, #{max_buffered_bytes => 8 * ?MiB}),
@@ -886,9 +889,11 @@ fragmented_100mb_cut_at_odd_byte_dpi(Config) ->
     _ = send_fragments_from(Conn, 11, 100 * ?MiB, 64 * 1024, Sent, 100 * ?MiB),
     expect_filter_closed(Config, Conn, max_buffered_bytes).
 
-%% Send a `Total'-byte binary payload to edf_sink as sequence `Seq', in
-%% fragments of `FragSize', stopping after `Stop' bytes of the stream
-%% (possibly inside a fragment). Returns the bytes written.
+%% Send a `Total'-byte payload `{1, Binary}' to edf_sink as sequence `Seq',
+%% in fragments of `FragSize', stopping after `Stop' bytes of the stream
+%% (possibly inside a fragment). Returns the bytes written. (A tuple, not a
+%% bare binary: under inspection a bare binary is decided from the first
+%% fragment and streams, while this one is held until complete.)
 send_fragments(Conn, Seq, Total, FragSize, Stop) ->
     send_fragments_from(Conn, Seq, Total, FragSize, 0, Stop).
 
@@ -901,8 +906,8 @@ send_fragments_from(Conn, Seq, Total, FragSize, From, Stop) ->
                      Control = edf_hostile_peer:reg_send_control(0, 1, 2),
                      iolist_to_binary(frame(edf_hostile_peer:frame_frag_header(
                                               Seq, NFrags, Refs, Control,
-                                              <<109, (Total - 5):32,
-                                                (binary:copy(<<1>>, FragSize - 5))/binary>>)));
+                                              <<104, 2, 97, 1, 109, (Total - 9):32,
+                                                (binary:copy(<<1>>, FragSize - 9))/binary>>)));
                 (I) ->
                      iolist_to_binary(frame(edf_hostile_peer:frame_frag_cont(
                                               Seq, NFrags - I + 1,

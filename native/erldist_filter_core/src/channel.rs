@@ -571,6 +571,14 @@ impl Channel {
             self.push_emit(out, frame.into_emit());
             return Ok(());
         }
+        // Held only for inspection: decided from the first fragment when
+        // the rules can, so that a message kept is not held at all.
+        if self.streams_under_inspection(cfg, cx) {
+            let first = one_frame(bytes, &p, &self.table);
+            if let Some(ins) = inspect::inspect_first_fragment(&first, cfg, &self.peer, &self.opts.limits) {
+                return self.decided_at_header(frame, p.header, ins, sequence_id, fragments, out);
+            }
+        }
         let commit = held::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &self.table);
         let reserve = self.reservation(size, fragments);
         let frame = match frame {
@@ -581,6 +589,60 @@ impl Channel {
         self.sequences.start(sequence_id, fragments, size, dop, Some(held), &self.opts.limits)?;
         if let Some(commit) = commit {
             self.push_emit(out, Emit::Owned(commit));
+        }
+        Ok(())
+    }
+
+    /// Whether a fragmented message held only for inspection may be
+    /// decided from its first fragment: inspection on, compaction off (it
+    /// rewrites the whole message), no atom guard (it reads the whole
+    /// payload first), and no byte rate (a continuation over it could not
+    /// be dropped once the message streams: held, it is discarded whole).
+    fn streams_under_inspection(&self, cfg: &Config, cx: &Cx<'_>) -> bool {
+        cfg.deep_packet_inspection
+            && !cfg.compact_fragments
+            && cx.atoms.is_none()
+            && self.opts.limits.max_bytes_per_sec == 0
+    }
+
+    /// A fragmented message inspection decided from its first fragment
+    /// (see [`inspect::inspect_first_fragment`]). Kept: the header
+    /// fragment goes on unchanged and its continuations follow as they
+    /// arrive, as with inspection off (the VM reads the header's cache
+    /// references when the header fragment arrives: nothing to commit or
+    /// roll back; the message counts as emitted with its last fragment, as
+    /// there). Dropped: the frames it is replaced with when held (the
+    /// commit of its new cache entries, then the no-op with its header,
+    /// which the cache still agrees with, so no rollback), at once, and
+    /// its continuations are swallowed.
+    fn decided_at_header(
+        &mut self,
+        frame: Frame<'_>,
+        header: Range<usize>,
+        ins: Inspected,
+        sequence_id: u64,
+        fragments: u64,
+        out: &mut Actions,
+    ) -> Result<(), Error> {
+        let size = frame.bytes().len() as u64;
+        self.sequences.start(sequence_id, fragments, size, ins.dop, None, &self.opts.limits)?;
+        if ins.decision.verdict == Verdict::Emit && ins.rewrite.is_none() {
+            self.stats.dop(ins.dop).seen.inc();
+            self.push_emit(out, frame.into_emit());
+            return Ok(());
+        }
+        self.sequences.mark_discarded(sequence_id);
+        if let Some(commit) = held::commit_frame(sequence_id, frame.bytes().get(header).unwrap_or(&[]), &self.table) {
+            self.push_emit(out, Emit::Owned(commit));
+        }
+        let (rewrite, log) = self.account(ins);
+        out.logs.extend(log);
+        match rewrite {
+            Some(mut bytes) if !bytes.is_empty() => {
+                held::set_first_fragment_id(&mut bytes);
+                self.push_emit(out, Emit::Owned(bytes));
+            }
+            _ => {}
         }
         Ok(())
     }

@@ -62,6 +62,14 @@ pub fn commit_frame(sequence_id: u64, header: &[u8], table: &[TableEntry]) -> Op
     Some(out)
 }
 
+/// Set the FragmentId of the 'E' frame `frame` to 1: a frame standing for
+/// a whole fragmented message (its rewrite) is one fragment long.
+pub fn set_first_fragment_id(frame: &mut [u8]) {
+    if let Some(field) = frame.get_mut(FRAGMENT_ID_AT..FRAGMENT_PREFIX) {
+        field.copy_from_slice(&1u64.to_be_bytes());
+    }
+}
+
 fn single_fragment_prefix(sequence_id: u64, extra: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(FRAGMENT_PREFIX + extra);
     out.extend_from_slice(&[VERSION_MAGIC, header::TAG_FRAGMENT_HEADER]);

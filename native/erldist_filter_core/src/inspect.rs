@@ -15,7 +15,7 @@ use crate::header::{TableEntry, VERSION_MAGIC};
 use crate::limits::Limits;
 use crate::protected::Protected;
 use crate::rewrite::{self, AtomStyle, Redirect};
-use crate::term::{ScanContext, Viewer};
+use crate::term::{tag, ScanContext, Viewer};
 
 /// Who is on the other end, for redirects: the sending node and the
 /// router its redirected messages go to; and which of our processes it
@@ -152,6 +152,53 @@ pub fn inspect(
 }
 
 const EMIT: Decision = Decision { verdict: Verdict::Emit, log: false };
+
+/// Inspect a fragmented message from its first fragment `m` alone (under
+/// deep packet inspection), when the rules can decide there and the
+/// decision needs nothing of the rest: emitted unchanged without a log
+/// event, or dropped with a log event (if any) that holds no payload.
+/// `None` otherwise (a decision that reads, logs or rewrites bytes beyond
+/// the first fragment, or any error): the caller holds the message whole
+/// and inspects it then, as before, errors included. A drop's rewrite is
+/// the one [`inspect`] builds for the whole message, `m`'s own prefix
+/// kept (the caller sets its FragmentId).
+///
+/// Decided here: a message without payload, one whose payload ends in the
+/// first fragment, and one whose payload is a binary, bitstring or string
+/// (the rules read which kind of term it is, never its bytes). Anything
+/// else waits for the whole message, even where the rules would read only
+/// its head (`{'$gen_cast', {put, <<...>>}}`): a rule that simple is one
+/// the Erlang model (`test/edf_model_channel.erl`) states exactly.
+pub fn inspect_first_fragment(m: &Whole<'_>, cfg: &Config, peer: &Peer, limits: &Limits) -> Option<Inspected> {
+    if m.external {
+        return None;
+    }
+    let v = Viewer::first_fragment(m.bytes, m.scan_context(), &m.table);
+    let ctrl = control::decode(&v, m.body).ok()?;
+    let dop = ctrl.head.dop;
+    let payload = if dop.info().has_payload {
+        let at = ctrl.range.end;
+        // A binary, bitstring or string whose head is in the fragment.
+        let leaf =
+            matches!(m.bytes.get(at), Some(&(tag::BINARY | tag::BIT_BINARY | tag::STRING))) && v.view(at).is_ok();
+        if !leaf && crate::term::skip_term(m.bytes, &mut at.clone(), &m.scan_context()).is_err() {
+            return None;
+        }
+        Some(at)
+    } else {
+        None
+    };
+    let decision = classify::classify(&ctrl, payload, &v, cfg, &peer.protected).ok()?;
+    let logs = decision.log && cfg.logging;
+    match decision.verdict {
+        Verdict::Emit if !logs => Some(Inspected { dop, decision, log: None, rewrite: None }),
+        Verdict::Drop if !logs || payload.is_none() => {
+            let log = logs.then(|| log_event(m, &ctrl, None, limits.max_log_bytes));
+            Some(Inspected { dop, decision, log, rewrite: Some(drop_frame(m)) })
+        }
+        _ => None,
+    }
+}
 
 /// Read `m` to its last term as the VM's decoder would (control element
 /// types, payload tags and lengths), without classifying it: the error

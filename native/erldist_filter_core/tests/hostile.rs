@@ -830,6 +830,17 @@ fn under_inspection_bytes_after_the_payload_are_left_to_the_vm() {
     assert_eq!(drive(&mut ch, &[&link]).map_err(|e| e.0.kind), Ok(vec![link.clone()]));
 }
 
+/// The head of a payload `{'$gen_call', <<_:1048576/binary>>, Request}`
+/// whose binary runs past its first fragment: a payload that neither ends
+/// there nor is a bare binary, so under inspection the message is held
+/// until it completes (a bare binary would be decided at once and stream).
+fn undecided_payload_head() -> Vec<u8> {
+    let mut p = vec![104, 3, 119, 9];
+    p.extend_from_slice(b"$gen_call");
+    p.extend([109, 0, 0x10, 0, 0]);
+    p
+}
+
 /// With inspection, fragments are held until the message completes: the
 /// held bytes count against `max_buffered_bytes`, and unfinished sequences
 /// against `max_sequences`.
@@ -853,7 +864,7 @@ fn under_inspection_held_fragments_stay_within_the_limits() {
         let mut control = vec![104, 4, 97, 6];
         control.extend(pid(0, 1));
         control.extend([82, 1, 82, 2]);
-        let e = frame_frag_header(3, u64::MAX, &reg_send_refs(), &control, &[109, 0, 0x10, 0, 0]);
+        let e = frame_frag_header(3, u64::MAX, &reg_send_refs(), &control, &undecided_payload_head());
         drive_with(&mut ch, &[&e], &cfg).unwrap();
         let mut next = u64::MAX - 1;
         let err = loop {
@@ -883,7 +894,7 @@ fn a_held_message_reserves_only_within_the_limits() {
     let mut control = vec![104, 4, 97, 6];
     control.extend(pid(0, 1));
     control.extend([82, 1, 82, 2]);
-    let header = |seq, n| frame_frag_header(seq, n, &reg_send_refs(), &control, &[109, 0, 0x10, 0, 0]);
+    let header = |seq, n| frame_frag_header(seq, n, &reg_send_refs(), &control, &undecided_payload_head());
     for cfg in [dpi(), Config { compact_fragments: true, ..Config::default() }] {
         // an honest count: room for that many fragments of the first's size
         let limits = Limits { max_fragments: u64::MAX, max_buffered_bytes: 256 * 1024, ..Limits::default() };
@@ -927,12 +938,14 @@ fn an_unframed_frame_over_max_packet_len_is_refused() {
 const FRAGMENT_OVERHEAD: u64 = 64;
 
 /// A REG_SEND that fills the cache, then one announcing `n` fragments
-/// (its header reads the cache: no commit frame) and `n - 1` empty
-/// continuations.
+/// (its header reads the cache: no commit frame) and `n - 1` continuations,
+/// all empty but the last, which ends the payload (so that under
+/// inspection the message is held until then).
 fn empty_continuations(seq: u64, n: u64) -> Vec<Vec<u8>> {
     let olds = [Ref::Old(1), Ref::Old(2), Ref::Old(3)];
-    let mut frames = vec![valid_reg_send(), frame_frag_header(seq, n, &olds, &reg_send_control(0, 1, 2), &PAYLOAD)];
-    frames.extend((1..n).rev().map(|id| frame_frag_cont(seq, id, &[])));
+    let control = reg_send_control(0, 1, 2);
+    let mut frames = vec![valid_reg_send(), frame_frag_header(seq, n, &olds, &control, &PAYLOAD[..1])];
+    frames.extend((1..n).rev().map(|id| frame_frag_cont(seq, id, if id == 1 { &PAYLOAD[1..] } else { &[] })));
     frames
 }
 
@@ -943,8 +956,8 @@ fn empty_continuations_count_against_the_byte_limits() {
     let frames = empty_continuations(7, 1001);
     let header = frames[1].len() as u64;
     let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
-    // room for 999 of the 1000 continuations
-    let max = header + 999 * FRAGMENT_OVERHEAD;
+    // room for 999 of the 1000 continuations (and the last one's byte)
+    let max = header + 1 + 999 * FRAGMENT_OVERHEAD;
     for cfg in [Config::default(), dpi()] {
         let limits = Limits { max_message_bytes: max, ..Limits::default() };
         let mut ch = Channel::new(opts(PacketSize::Zero, limits));

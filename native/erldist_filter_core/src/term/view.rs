@@ -8,12 +8,13 @@
 //! of later elements come from skipping earlier ones with the scanner.
 
 use crate::cursor::Cursor;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 use super::atom_ref::AtomRef;
 use super::context::{AtomResolver, ScanContext};
 use super::head::{read_fun_at, read_view};
 use super::scan::skip_term;
+use super::tag;
 
 /// The head of one term. Positions are offsets into the viewed bytes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -295,6 +296,9 @@ pub struct Viewer<'a> {
     bytes: &'a [u8],
     ctx: ScanContext,
     atoms: &'a dyn AtomResolver,
+    /// The bytes are the head of a longer message (its first fragment):
+    /// see [`Viewer::first_fragment`].
+    cut: bool,
 }
 
 impl std::fmt::Debug for Viewer<'_> {
@@ -306,7 +310,19 @@ impl std::fmt::Debug for Viewer<'_> {
 impl<'a> Viewer<'a> {
     /// A viewer of `bytes`, resolving cache references through `atoms`.
     pub fn new(bytes: &'a [u8], ctx: ScanContext, atoms: &'a dyn AtomResolver) -> Self {
-        Viewer { bytes, ctx, atoms }
+        Viewer { bytes, ctx, atoms, cut: false }
+    }
+
+    /// A viewer of the first fragment of a longer message, for deciding
+    /// from it alone. Viewing a binary, bitstring or string whose bytes
+    /// run past the fragment gives its head with the bytes the fragment
+    /// has (the rules read only which kind of term it is, never those
+    /// bytes), and the position after it is past the fragment, so whatever
+    /// follows it reads as `Truncated`. Anything else read past the end is
+    /// `Truncated`, as with [`Viewer::new`]: the caller then waits for the
+    /// whole message.
+    pub fn first_fragment(bytes: &'a [u8], ctx: ScanContext, atoms: &'a dyn AtomResolver) -> Self {
+        Viewer { bytes, ctx, atoms, cut: true }
     }
 
     /// The viewed bytes.
@@ -316,9 +332,7 @@ impl<'a> Viewer<'a> {
 
     /// The head of the term at `pos`.
     pub fn view(&self, pos: usize) -> Result<View<'a>, Error> {
-        let mut cur = Cursor::new(self.bytes);
-        cur.skip(pos)?;
-        read_view(&mut cur, &self.ctx, Some(self.atoms))
+        self.view_next(pos).map(|(view, _)| view)
     }
 
     /// Every field of the closure at `pos` (`MalformedTerm` if there is
@@ -332,8 +346,42 @@ impl<'a> Viewer<'a> {
     pub fn view_next(&self, pos: usize) -> Result<(View<'a>, usize), Error> {
         let mut cur = Cursor::new(self.bytes);
         cur.skip(pos)?;
-        let view = read_view(&mut cur, &self.ctx, Some(self.atoms))?;
-        Ok((view, cur.pos()))
+        match read_view(&mut cur, &self.ctx, Some(self.atoms)) {
+            Ok(view) => Ok((view, cur.pos())),
+            Err(e) if self.cut && e.kind == ErrorKind::Truncated => self.cut_leaf(pos).ok_or(e),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A binary, bitstring or string at `pos` whose bytes run past the
+    /// end of a first fragment: its view with the bytes there are, and the
+    /// position past the end of the fragment. `None` for anything else.
+    fn cut_leaf(&self, pos: usize) -> Option<(View<'a>, usize)> {
+        let mut cur = Cursor::new(self.bytes);
+        cur.skip(pos).ok()?;
+        let t = cur.u8().ok()?;
+        let view = match t {
+            tag::BINARY => {
+                cur.u32().ok()?;
+                View::Binary(cur.rest())
+            }
+            tag::BIT_BINARY => {
+                let n = cur.u32().ok()?;
+                let bits = cur.u8().ok()?;
+                // As the full view checks it: 1..=8 bits, or an empty bitstring.
+                let ok = if n == 0 { bits == 0 } else { (1..=8).contains(&bits) };
+                if !ok {
+                    return None;
+                }
+                View::BitBinary { bytes: cur.rest(), bits }
+            }
+            tag::STRING => {
+                cur.u16().ok()?;
+                View::String(cur.rest())
+            }
+            _ => return None,
+        };
+        Some((view, self.bytes.len().saturating_add(1)))
     }
 
     /// Position just after the term at `pos` (unbounded work: the whole
