@@ -225,7 +225,7 @@ fn interleaved_sequences_stream_drop_and_hold_independently() {
     let mut call = vec![104, 3, 119, 9];
     call.extend_from_slice(b"$gen_call");
     call.extend(binary(8));
-    let c = vec![
+    let c = [
         frame_frag_header(13, 3, &refs(false, 5, b"c_name"), &reg_send_control(), &call[..16]),
         frame_frag_cont(13, 2, &call[16..]),
         frame_frag_cont(13, 1, &[97, 1]),
