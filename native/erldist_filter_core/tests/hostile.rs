@@ -7,25 +7,15 @@
 
 mod common;
 
-use common::frames::{atom_table, atom_table_with, frame_frag_cont, frame_frag_header, frame_normal, prefixed, Ref};
+use common::frames::{
+    atom_table, atom_table_with, frame_frag_cont, frame_frag_header, frame_normal, pid, prefixed, Ref, DFLAGS,
+};
 use common::{Corpus, Rng};
 use erldist_filter_core::{
     Actions, Atom, Budget, Channel, ChannelOptions, Config, Emit, Error, ErrorKind, Limits, PacketSize,
 };
 
-/// The flags every captured corpus negotiated (OTP 25 defaults).
-const DFLAGS: u64 = 0xD07DF7FBD;
-
 // ---------------------------------------------------------------- builders
-
-/// NEW_PID_EXT whose node is header reference `node_ref`.
-fn pid(node_ref: u8, id: u32) -> Vec<u8> {
-    let mut p = vec![88, 82, node_ref];
-    p.extend_from_slice(&id.to_be_bytes());
-    p.extend_from_slice(&0u32.to_be_bytes());
-    p.extend_from_slice(&7u32.to_be_bytes());
-    p
-}
 
 /// `{LINK=1, From, To}`.
 fn link_control(node_ref: u8) -> Vec<u8> {

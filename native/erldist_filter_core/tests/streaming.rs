@@ -7,21 +7,9 @@
 
 mod common;
 
-use common::frames::{frame_frag_cont, frame_frag_header, frame_normal, prefixed, Ref};
+use common::frames::{frame_frag_cont, frame_frag_header, frame_normal, pid, prefixed, Ref, DFLAGS};
 use erldist_filter_core::inspect::LogEvent;
 use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Emit, Limits, PacketSize};
-
-/// The flags every captured corpus negotiated (OTP 25 defaults).
-const DFLAGS: u64 = 0xD07DF7FBD;
-
-/// NEW_PID_EXT whose node is header reference `node_ref`.
-fn pid(node_ref: u8, id: u32) -> Vec<u8> {
-    let mut p = vec![88, 82, node_ref];
-    p.extend_from_slice(&id.to_be_bytes());
-    p.extend_from_slice(&0u32.to_be_bytes());
-    p.extend_from_slice(&7u32.to_be_bytes());
-    p
-}
 
 /// `{REG_SEND=6, From, '', ToName}`: header references 0 (node), 1 ('')
 /// and 2 (the name).

@@ -1,6 +1,18 @@
 //! Hand-built distribution frames, byte by byte (no encoder from the crate
 //! under test), for the hostile-input and atom-guard tests.
 
+/// The flags every captured corpus negotiated (OTP 25 defaults).
+pub const DFLAGS: u64 = 0xD07DF7FBD;
+
+/// NEW_PID_EXT whose node is header reference `node_ref`.
+pub fn pid(node_ref: u8, id: u32) -> Vec<u8> {
+    let mut p = vec![88, 82, node_ref];
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&0u32.to_be_bytes());
+    p.extend_from_slice(&7u32.to_be_bytes());
+    p
+}
+
 /// One entry of a header's atom-cache reference table.
 #[derive(Clone, Copy)]
 pub enum Ref<'a> {
