@@ -213,7 +213,7 @@ pg_hostile_join(Config) ->
          Huge = {join, Holder, {edf_huge, binary:copy(<<"h">>, 5 bsl 20)}, Holder},
          Forged = {join, Holder, edf_forged, [Init]},
          %% OTP 29's pg (data_publisher) also takes updates from a peer.
-         Pg29 = call(Victim, erlang, system_info, [otp_release]) >= "29",
+         Pg29 = list_to_integer(call(Victim, erlang, system_info, [otp_release])) >= 29,
          Update = [{update, Holder, [{edf_forged_update, [Init], []}]} || Pg29],
          [ok = call(Attacker, ?MODULE, pg_holder_send, [Msg]) || Msg <- [Huge, Forged | Update]],
          ok = call(Attacker, ?MODULE, pg_holder_sync, []),
