@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::atom_cache::AtomCache;
 use crate::atom_guard::{AtomExistence, AtomGuard, NewAtomTally};
+use crate::budget::Budget;
 use crate::classify::Verdict;
 use crate::config::Config;
 use crate::control;
@@ -77,38 +78,7 @@ impl Actions {
     }
 }
 
-/// Work units (about one per byte scanned, a few per packet) a `recv` call
-/// may spend before it returns early.
-#[derive(Clone, Copy, Debug)]
-pub struct Budget {
-    remaining: u64,
-}
-
-impl Budget {
-    /// A budget of `units`.
-    pub fn new(units: u64) -> Self {
-        Budget { remaining: units }
-    }
-
-    /// Spend `units`; saturates at zero.
-    #[inline]
-    pub fn spend(&mut self, units: u64) {
-        self.remaining = self.remaining.saturating_sub(units);
-    }
-
-    /// Whether nothing is left.
-    #[inline]
-    pub fn exhausted(&self) -> bool {
-        self.remaining == 0
-    }
-
-    /// Units left.
-    pub fn remaining(&self) -> u64 {
-        self.remaining
-    }
-}
-
-/// Work charged per packet, on top of the bytes it makes us scan.
+/// Work charged per packet, on top of a unit per 64 of its bytes.
 const PACKET_COST: u64 = 16;
 /// Work charged per frame re-emitted from a held message: a message of
 /// 2^20 empty fragments is re-emitted over many calls, not in one.

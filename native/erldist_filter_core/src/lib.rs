@@ -30,6 +30,7 @@ pub mod atom;
 pub mod atom_cache;
 pub mod atom_guard;
 pub mod blocklist;
+pub mod budget;
 pub mod channel;
 pub mod classify;
 pub mod config;
@@ -52,7 +53,8 @@ pub mod stats;
 pub mod term;
 
 pub use atom::Atom;
-pub use channel::{Actions, Budget, Channel, ChannelOptions, Emit};
+pub use budget::Budget;
+pub use channel::{Actions, Channel, ChannelOptions, Emit};
 pub use config::Config;
 pub use dop::Dop;
 pub use error::{Error, ErrorKind};

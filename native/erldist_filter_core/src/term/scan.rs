@@ -8,7 +8,7 @@
 //! That count never exceeds the bytes left (every term takes at least one
 //! byte), so a huge declared arity fails at once as truncated.
 
-use crate::channel::Budget;
+use crate::budget::Budget;
 use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind};
 
