@@ -15,12 +15,13 @@ use crate::error::{Error, ErrorKind};
 use crate::fragments::{Sequences, Step};
 use crate::framing::{Framer, Packet, PacketSize};
 use crate::header::{self, AtomTable, FrameKind};
-use crate::held::{self, Fragment, Fragments, Held};
+use crate::held::{Fragment, Fragments, Held};
 use crate::inspect::{self, Inspected, LogEvent, Peer, Whole};
 use crate::limits::Limits;
 use crate::message::{self, Parsed};
 use crate::protected::Protected;
 use crate::rate::{Bucket, Policy};
+use crate::rewrite;
 use crate::stats::ChannelStats;
 use crate::term::{skip_term, ScanContext};
 
@@ -450,7 +451,7 @@ impl Channel {
             {
                 // Dropped for flooding: the header still reaches the VM.
                 self.over_rate()?;
-                let drop = inspect::drop_frame(&one_frame(frame.bytes(), &parsed, &self.table));
+                let drop = rewrite::drop_frame(&one_frame(frame.bytes(), &parsed, &self.table));
                 if !drop.is_empty() {
                     self.push_emit(out, Emit::Owned(drop));
                 }
@@ -480,7 +481,7 @@ impl Channel {
     fn on_whole_frame(&mut self, frame: Frame<'_>, p: &Parsed, cx: &Cx<'_>, out: &mut Actions) -> Result<(), Error> {
         let whole = one_frame(frame.bytes(), p, &self.table);
         if !atoms_fit(&mut self.atom_guard, &self.stats, &self.opts.limits, &whole, cx)? {
-            let drop = inspect::drop_frame(&whole);
+            let drop = rewrite::drop_frame(&whole);
             if !drop.is_empty() {
                 self.push_emit(out, Emit::Owned(drop));
             }
@@ -517,7 +518,7 @@ impl Channel {
         if !admitted {
             // Dropped for flooding: commit its atoms, swallow the rest.
             self.over_rate()?;
-            let commit = held::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &self.table);
+            let commit = rewrite::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &self.table);
             let mut cur = Cursor::new(bytes);
             cur.skip(p.body)?;
             let dop = control::read_head(&mut cur)?.dop;
@@ -549,7 +550,7 @@ impl Channel {
                 return self.decided_at_header(frame, p.header, ins, sequence_id, fragments, out);
             }
         }
-        let commit = held::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &self.table);
+        let commit = rewrite::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &self.table);
         let reserve = self.reservation(size, fragments);
         let frame = match frame {
             Frame::Owned(v) => v,
@@ -602,14 +603,15 @@ impl Channel {
             return Ok(());
         }
         self.sequences.mark_discarded(sequence_id);
-        if let Some(commit) = held::commit_frame(sequence_id, frame.bytes().get(header).unwrap_or(&[]), &self.table) {
+        let commit = rewrite::commit_frame(sequence_id, frame.bytes().get(header).unwrap_or(&[]), &self.table);
+        if let Some(commit) = commit {
             self.push_emit(out, Emit::Owned(commit));
         }
         let (rewrite, log) = self.account(ins);
         out.logs.extend(log);
         match rewrite {
             Some(mut bytes) if !bytes.is_empty() => {
-                held::set_first_fragment_id(&mut bytes);
+                rewrite::set_first_fragment_id(&mut bytes);
                 self.push_emit(out, Emit::Owned(bytes));
             }
             _ => {}
@@ -699,7 +701,7 @@ impl Channel {
             )?;
             self.account(ins)
         } else {
-            (Some(inspect::drop_frame(&whole)), None)
+            (Some(rewrite::drop_frame(&whole)), None)
         };
         out.logs.extend(log);
         match rewrite {

@@ -16,12 +16,12 @@ use std::sync::Arc;
 
 use crate::atom_cache::AtomCache;
 use crate::header::{self, AtomTable, TableEntry, TAG_FRAGMENT_CONT, VERSION_MAGIC};
-use crate::rewrite::{self, AtomStyle};
+use crate::rewrite;
 
 /// Offset of the FragmentId field in an 'E'/'F' frame.
-const FRAGMENT_ID_AT: usize = 10;
+pub(crate) const FRAGMENT_ID_AT: usize = 10;
 /// Bytes before the header in an 'E' frame (131, 'E', SequenceId, FragmentId).
-const FRAGMENT_PREFIX: usize = 18;
+pub(crate) const FRAGMENT_PREFIX: usize = 18;
 
 /// What one fragment costs besides its payload bytes, counted against
 /// `max_buffered_bytes` and `max_message_bytes` so that a flood of empty
@@ -48,34 +48,6 @@ pub struct Held {
     pub fragments: u64,
     /// Bytes reserved for `buf` up front (see [`Held::new`]).
     pub reserved: usize,
-}
-
-/// The frame that commits `table`'s new entries ahead of a held message:
-/// `131 'E' Seq 1 <header> <no-op>`. `None` if there is nothing new.
-pub fn commit_frame(sequence_id: u64, header: &[u8], table: &[TableEntry]) -> Option<Vec<u8>> {
-    if !table.iter().any(|e| e.new) {
-        return None;
-    }
-    let mut out = single_fragment_prefix(sequence_id, header.len() + 36);
-    out.extend_from_slice(header);
-    rewrite::noop_message(&mut out, AtomStyle::Utf8, false);
-    Some(out)
-}
-
-/// Set the FragmentId of the 'E' frame `frame` to 1: a frame standing for
-/// a whole fragmented message (its rewrite) is one fragment long.
-pub fn set_first_fragment_id(frame: &mut [u8]) {
-    if let Some(field) = frame.get_mut(FRAGMENT_ID_AT..FRAGMENT_PREFIX) {
-        field.copy_from_slice(&1u64.to_be_bytes());
-    }
-}
-
-fn single_fragment_prefix(sequence_id: u64, extra: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(FRAGMENT_PREFIX + extra);
-    out.extend_from_slice(&[VERSION_MAGIC, header::TAG_FRAGMENT_HEADER]);
-    out.extend_from_slice(&sequence_id.to_be_bytes());
-    out.extend_from_slice(&1u64.to_be_bytes());
-    out
 }
 
 impl Held {
@@ -167,12 +139,7 @@ impl Held {
         if rollback.is_empty() {
             return None;
         }
-        let mut head = Vec::new();
-        header::encode_atom_table(&rollback, dflags, &mut head);
-        let mut out = single_fragment_prefix(self.sequence_id(), head.len() + 36);
-        out.extend_from_slice(&head);
-        rewrite::noop_message(&mut out, AtomStyle::Utf8, false);
-        Some(out)
+        Some(rewrite::rollback_frame(self.sequence_id(), &rollback, dflags))
     }
 
     fn replace_header(&mut self, bytes: &[u8]) {

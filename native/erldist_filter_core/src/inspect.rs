@@ -8,13 +8,13 @@ use std::sync::Arc;
 use crate::atom::Atom;
 use crate::classify::{self, Decision, Verdict};
 use crate::config::Config;
-use crate::control::{self, Control, Op};
+use crate::control::{self, Control};
 use crate::dop::Dop;
 use crate::error::{Error, ErrorKind};
 use crate::header::{TableEntry, VERSION_MAGIC};
 use crate::limits::Limits;
 use crate::protected::Protected;
-use crate::rewrite::{self, AtomStyle, Redirect};
+use crate::rewrite::{self, Redirect};
 use crate::term::{tag, ScanContext, Viewer};
 
 /// Who is on the other end, for redirects: the sending node and the
@@ -131,7 +131,7 @@ pub fn inspect(
     let log = (decision.log && cfg.logging).then(|| log_event(m, &ctrl, payload, limits.max_log_bytes));
     let rewrite = match decision.verdict {
         Verdict::Emit => None,
-        Verdict::Drop => Some(drop_frame(m)),
+        Verdict::Drop => Some(rewrite::drop_frame(m)),
         Verdict::Redirect => {
             let r = Redirect {
                 router: &peer.router,
@@ -142,11 +142,9 @@ pub fn inspect(
                 payload: payload.and_then(|p| m.bytes.get(p..)),
             };
             *sort = sort.wrapping_add(1);
-            let mut out = frame_start(m);
-            rewrite::redirect_message(&mut out, &r, cache_refs(m), m.external);
-            Some(out)
+            Some(rewrite::redirect_frame(m, &r))
         }
-        Verdict::SpawnRedirect => Some(spawn_frame(m, &ctrl, payload, peer)?),
+        Verdict::SpawnRedirect => Some(rewrite::spawn_frame(m, &ctrl, payload, &peer.sysname)?),
     };
     Ok(Inspected { dop, decision, log, rewrite })
 }
@@ -194,7 +192,7 @@ pub fn inspect_first_fragment(m: &Whole<'_>, cfg: &Config, peer: &Peer, limits: 
         Verdict::Emit if !logs => Some(Inspected { dop, decision, log: None, rewrite: None }),
         Verdict::Drop if !logs || payload.is_none() => {
             let log = logs.then(|| log_event(m, &ctrl, None, limits.max_log_bytes));
-            Some(Inspected { dop, decision, log, rewrite: Some(drop_frame(m)) })
+            Some(Inspected { dop, decision, log, rewrite: Some(rewrite::drop_frame(m)) })
         }
         _ => None,
     }
@@ -222,55 +220,6 @@ fn skip_magic(bytes: &[u8], at: usize) -> Result<usize, Error> {
         Some(_) => Err(Error::new(ErrorKind::BadMagic, at)),
         None => Err(Error::new(ErrorKind::Truncated, at)),
     }
-}
-
-/// Atoms a rewrite may reference from the header (none in external encoding).
-fn cache_refs<'m>(m: &Whole<'m>) -> &'m [TableEntry] {
-    if m.external {
-        &[]
-    } else {
-        m.table
-    }
-}
-
-/// Prefix and header, unchanged: the VM must still apply the header's
-/// cache writes.
-fn frame_start(m: &Whole<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(m.header.end - m.prefix.start + 64);
-    out.extend_from_slice(m.bytes.get(m.prefix.clone()).unwrap_or(&[]));
-    out.extend_from_slice(m.bytes.get(m.header.clone()).unwrap_or(&[]));
-    out
-}
-
-/// The no-op that replaces a dropped message (nothing for pass-through).
-pub fn drop_frame(m: &Whole<'_>) -> Vec<u8> {
-    if m.external {
-        // Nothing to keep in sync without a cache: emit nothing at all.
-        return Vec::new();
-    }
-    let mut out = frame_start(m);
-    rewrite::noop_message(&mut out, AtomStyle::SmallUtf8, false);
-    out
-}
-
-fn spawn_frame(m: &Whole<'_>, ctrl: &Control<'_>, payload: Option<usize>, peer: &Peer) -> Result<Vec<u8>, Error> {
-    let Op::SpawnRequest { mfa, .. } = &ctrl.op else {
-        return Err(Error::new(ErrorKind::MalformedControl, ctrl.range.start));
-    };
-    let slice = |r: Range<usize>| m.bytes.get(r).unwrap_or(&[]);
-    let mut out = frame_start(m);
-    if m.external {
-        out.push(VERSION_MAGIC);
-    }
-    out.extend_from_slice(slice(ctrl.range.start..mfa.start));
-    rewrite::edf_req_mfa(&mut out);
-    out.extend_from_slice(slice(mfa.end..ctrl.range.end));
-    if m.external {
-        out.push(VERSION_MAGIC);
-    }
-    let args = payload.map_or(&[][..], |p| slice(p..m.bytes.len()));
-    rewrite::edf_req_args(&mut out, &peer.sysname, slice(mfa.clone()), args, cache_refs(m));
-    Ok(out)
 }
 
 fn log_event(m: &Whole<'_>, ctrl: &Control<'_>, payload: Option<usize>, max: u64) -> LogEvent {

@@ -1,10 +1,17 @@
-//! Byte layouts of the frames the filter writes instead of a message
-//! (SPEC Appendix A): the no-op that drops, the REG_SEND that redirects to a
-//! router, the spawn request that goes through `edf:req/3`, and the no-op
-//! used by atom-cache commit and rollback frames.
+//! The frames the filter writes instead of a message (SPEC Appendix A): the
+//! no-op that drops, the REG_SEND that redirects to a router, the spawn
+//! request that goes through `edf:req/3`, and the one-fragment no-ops that
+//! commit and roll back atom-cache entries around a held message; first
+//! the terms they are made of, then the whole frames.
+
+use std::ops::Range;
 
 use crate::atom::Atom;
-use crate::header::TableEntry;
+use crate::control::{Control, Op};
+use crate::error::{Error, ErrorKind};
+use crate::header::{self, TableEntry, VERSION_MAGIC};
+use crate::held::{FRAGMENT_ID_AT, FRAGMENT_PREFIX};
+use crate::inspect::Whole;
 
 const SMALL_INTEGER_EXT: u8 = 97;
 const INTEGER_EXT: u8 = 98;
@@ -153,6 +160,106 @@ pub fn edf_req_args(out: &mut Vec<u8>, sysname: &Atom, mfa: &[u8], args: &[u8], 
     out.extend_from_slice(mfa);
     out.extend_from_slice(args);
     out.push(NIL_EXT);
+}
+
+/// Atoms a rewrite may reference from the header (none in external encoding).
+fn cache_refs<'m>(m: &Whole<'m>) -> &'m [TableEntry] {
+    if m.external {
+        &[]
+    } else {
+        m.table
+    }
+}
+
+/// Prefix and header, unchanged: the VM must still apply the header's
+/// cache writes.
+fn frame_start(m: &Whole<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(m.header.end - m.prefix.start + 64);
+    out.extend_from_slice(m.bytes.get(m.prefix.clone()).unwrap_or(&[]));
+    out.extend_from_slice(m.bytes.get(m.header.clone()).unwrap_or(&[]));
+    out
+}
+
+/// The no-op that replaces a dropped message (nothing for pass-through).
+pub fn drop_frame(m: &Whole<'_>) -> Vec<u8> {
+    if m.external {
+        // Nothing to keep in sync without a cache: emit nothing at all.
+        return Vec::new();
+    }
+    let mut out = frame_start(m);
+    noop_message(&mut out, AtomStyle::SmallUtf8, false);
+    out
+}
+
+/// The frame that redirects `m` to its router (see [`redirect_message`]).
+pub fn redirect_frame(m: &Whole<'_>, r: &Redirect<'_>) -> Vec<u8> {
+    let mut out = frame_start(m);
+    redirect_message(&mut out, r, cache_refs(m), m.external);
+    out
+}
+
+/// The spawn request `m` pointed at `edf:req/3`, with `sysname` and the
+/// original MFA and arguments as the new arguments.
+pub fn spawn_frame(
+    m: &Whole<'_>,
+    ctrl: &Control<'_>,
+    payload: Option<usize>,
+    sysname: &Atom,
+) -> Result<Vec<u8>, Error> {
+    let Op::SpawnRequest { mfa, .. } = &ctrl.op else {
+        return Err(Error::new(ErrorKind::MalformedControl, ctrl.range.start));
+    };
+    let slice = |r: Range<usize>| m.bytes.get(r).unwrap_or(&[]);
+    let mut out = frame_start(m);
+    if m.external {
+        out.push(VERSION_MAGIC);
+    }
+    out.extend_from_slice(slice(ctrl.range.start..mfa.start));
+    edf_req_mfa(&mut out);
+    out.extend_from_slice(slice(mfa.end..ctrl.range.end));
+    if m.external {
+        out.push(VERSION_MAGIC);
+    }
+    let args = payload.map_or(&[][..], |p| slice(p..m.bytes.len()));
+    edf_req_args(&mut out, sysname, slice(mfa.clone()), args, cache_refs(m));
+    Ok(out)
+}
+
+/// `131 'E' Seq 1 <header> <no-op>`: a one-fragment message that only
+/// makes the VM apply `header`'s cache writes.
+fn cache_noop_frame(sequence_id: u64, header: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRAGMENT_PREFIX + header.len() + 36);
+    out.extend_from_slice(&[VERSION_MAGIC, header::TAG_FRAGMENT_HEADER]);
+    out.extend_from_slice(&sequence_id.to_be_bytes());
+    out.extend_from_slice(&1u64.to_be_bytes());
+    out.extend_from_slice(header);
+    noop_message(&mut out, AtomStyle::Utf8, false);
+    out
+}
+
+/// The frame that commits `table`'s new entries ahead of a held message
+/// (`header` being their bytes). `None` if there is nothing new.
+pub fn commit_frame(sequence_id: u64, header: &[u8], table: &[TableEntry]) -> Option<Vec<u8>> {
+    if !table.iter().any(|e| e.new) {
+        return None;
+    }
+    Some(cache_noop_frame(sequence_id, header))
+}
+
+/// The frame after a held message that writes `entries` back into the
+/// slots it overwrote.
+pub fn rollback_frame(sequence_id: u64, entries: &[TableEntry], dflags: u64) -> Vec<u8> {
+    let mut head = Vec::new();
+    header::encode_atom_table(entries, dflags, &mut head);
+    cache_noop_frame(sequence_id, &head)
+}
+
+/// Set the FragmentId of the 'E' frame `frame` to 1: a frame standing for
+/// a whole fragmented message (its rewrite) is one fragment long.
+pub fn set_first_fragment_id(frame: &mut [u8]) {
+    if let Some(field) = frame.get_mut(FRAGMENT_ID_AT..FRAGMENT_PREFIX) {
+        field.copy_from_slice(&1u64.to_be_bytes());
+    }
 }
 
 #[cfg(test)]
