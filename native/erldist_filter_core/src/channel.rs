@@ -13,12 +13,12 @@ use crate::control;
 use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind};
 use crate::fragments::{Sequences, Step};
+use crate::frame::{parse_frame, FrameParts};
 use crate::framing::{Framer, Packet, PacketSize};
 use crate::header::{self, AtomTable, FrameKind};
 use crate::held::{Fragment, Fragments, Held};
 use crate::inspect::{self, Inspected, LogEvent, Peer, Whole};
 use crate::limits::Limits;
-use crate::message::{self, Parsed};
 use crate::protected::Protected;
 use crate::rate::{Bucket, Policy};
 use crate::rewrite;
@@ -112,14 +112,14 @@ impl Frame<'_> {
 }
 
 /// A one-frame message laid out for inspection.
-fn one_frame<'m>(bytes: &'m [u8], p: &Parsed, table: &'m [header::TableEntry]) -> Whole<'m> {
+fn one_frame<'m>(bytes: &'m [u8], p: &FrameParts, table: &'m [header::TableEntry]) -> Whole<'m> {
     Whole { bytes, prefix: 0..p.header.start, header: p.header.clone(), table, body: p.body, external: p.external() }
 }
 
 /// The control message of a fragmented message must end inside its first
 /// fragment: OTP's receiver decodes it from that fragment alone and refuses
 /// it otherwise. Reassembled, it would read fine: refuse it as the VM would.
-fn control_in_first_fragment(bytes: &[u8], p: &Parsed, refs: usize) -> Result<(), Error> {
+fn control_in_first_fragment(bytes: &[u8], p: &FrameParts, refs: usize) -> Result<(), Error> {
     let mut at = p.body;
     let ctx = ScanContext::internal(u8::try_from(refs).unwrap_or(u8::MAX));
     match skip_term(bytes, &mut at, &ctx) {
@@ -427,7 +427,7 @@ impl Channel {
     /// Decode one frame and decide what reaches the VM.
     fn on_frame(&mut self, frame: Frame<'_>, cx: &Cx<'_>, out: &mut Actions) -> Result<(), Error> {
         self.stats.packet_count.inc();
-        let parsed = message::parse(
+        let parsed = parse_frame(
             frame.bytes(),
             self.opts.dflags,
             &mut self.cache,
@@ -478,7 +478,13 @@ impl Channel {
     }
 
     /// A message in one frame: inspect it, then emit it or its rewrite.
-    fn on_whole_frame(&mut self, frame: Frame<'_>, p: &Parsed, cx: &Cx<'_>, out: &mut Actions) -> Result<(), Error> {
+    fn on_whole_frame(
+        &mut self,
+        frame: Frame<'_>,
+        p: &FrameParts,
+        cx: &Cx<'_>,
+        out: &mut Actions,
+    ) -> Result<(), Error> {
         let whole = one_frame(frame.bytes(), p, &self.table);
         if !atoms_fit(&mut self.atom_guard, &self.stats, &self.opts.limits, &whole, cx)? {
             let drop = rewrite::drop_frame(&whole);
@@ -506,7 +512,7 @@ impl Channel {
     fn on_fragment_header(
         &mut self,
         frame: Frame<'_>,
-        p: Parsed,
+        p: FrameParts,
         sequence_id: u64,
         fragments: u64,
         admitted: bool,
@@ -759,7 +765,7 @@ impl Channel {
         let mut cache = self.cache.clone();
         let mut table = AtomTable::new();
         let stats = ChannelStats::default();
-        let p = message::parse(frame, self.opts.dflags, &mut cache, &self.opts.limits, &stats, &mut table)?;
+        let p = parse_frame(frame, self.opts.dflags, &mut cache, &self.opts.limits, &stats, &mut table)?;
         match p.kind {
             FrameKind::PassThrough | FrameKind::Normal | FrameKind::FragmentHeader { fragment_id: 1, .. } => {
                 inspect::check(&one_frame(frame, &p, &table))

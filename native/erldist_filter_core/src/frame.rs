@@ -1,5 +1,6 @@
-//! A frame split into its parts: the frame prefix, the atom-cache header,
-//! and where the control message starts. Parsing applies the header's new
+//! A frame split into its parts: its kind (from the prefix), the
+//! atom-cache header, and where the control message (or, for a
+//! continuation, the payload) starts. Parsing applies the header's new
 //! atom-cache entries (as the VM will when it reads the frame).
 
 use std::ops::Range;
@@ -13,7 +14,7 @@ use crate::stats::ChannelStats;
 
 /// The parts of one frame. Positions are offsets into the frame.
 #[derive(Debug)]
-pub struct Parsed {
+pub struct FrameParts {
     /// Which kind of frame.
     pub kind: FrameKind,
     /// The atom-cache header bytes (empty for 'F' and 'p').
@@ -23,7 +24,7 @@ pub struct Parsed {
     pub body: usize,
 }
 
-impl Parsed {
+impl FrameParts {
     /// Whether the control and payload are in external encoding ('p').
     pub fn external(&self) -> bool {
         self.kind == FrameKind::PassThrough
@@ -32,14 +33,14 @@ impl Parsed {
 
 /// Split `frame`, reading its header's references into `table` (emptied
 /// for frames without a header), updating `cache` and the header counters.
-pub fn parse(
+pub fn parse_frame(
     frame: &[u8],
     dflags: u64,
     cache: &mut AtomCache,
     limits: &Limits,
     stats: &ChannelStats,
     table: &mut AtomTable,
-) -> Result<Parsed, Error> {
+) -> Result<FrameParts, Error> {
     let mut cur = Cursor::new(frame);
     let kind = header::read_frame_kind(&mut cur, dflags)?;
     let header_at = cur.pos();
@@ -62,5 +63,5 @@ pub fn parse(
         }
     }
     let body = cur.pos();
-    Ok(Parsed { kind, header: header_at..body, body })
+    Ok(FrameParts { kind, header: header_at..body, body })
 }
