@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Limits, PacketSize};
+use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Limits, PacketSize, RecvContext};
 
 fn shared_dir() -> PathBuf {
     std::env::var_os("EDF_SHARED")
@@ -68,7 +68,8 @@ fn replay(c: &Corpus, cfg: &Config, actions: &mut Actions) -> usize {
         at += n;
         while !rest.is_empty() {
             actions.clear();
-            let used = ch.recv(rest, cfg, &mut Budget::new(u64::MAX), actions).expect("corpus decodes");
+            let used =
+                ch.recv(rest, &RecvContext::new(cfg), &mut Budget::new(u64::MAX), actions).expect("corpus decodes");
             emitted += actions.emits.len();
             rest = &rest[used..];
         }

@@ -12,7 +12,9 @@ use std::path::PathBuf;
 use erldist_filter_core::atom_guard::AtomExistence;
 use std::sync::Arc;
 
-use erldist_filter_core::{Actions, Atom, Budget, Channel, ChannelOptions, Config, Limits, PacketSize, Protected};
+use erldist_filter_core::{
+    Actions, Atom, Budget, Channel, ChannelOptions, Config, Limits, PacketSize, Protected, RecvContext,
+};
 
 /// A node where every atom exists.
 struct AllAtomsExist;
@@ -79,7 +81,12 @@ fn replay(bin: &[u8], chunks: &[u8], dflags: u64, cfg: Config, guard: bool, prot
         while !rest.is_empty() {
             out.clear();
             let used = ch
-                .recv_checking_atoms(rest, &cfg, &mut Budget::new(u64::MAX), &mut out, Some(&AllAtomsExist))
+                .recv(
+                    rest,
+                    &RecvContext::new(&cfg).checking_atoms(&AllAtomsExist),
+                    &mut Budget::new(u64::MAX),
+                    &mut out,
+                )
                 .expect("corpus decodes");
             emits += out.emits.len();
             rest = &rest[used..];

@@ -137,7 +137,7 @@ fn atoms_fit(
     stats: &ChannelStats,
     limits: &Limits,
     m: &Whole<'_>,
-    cx: &Cx<'_>,
+    cx: &RecvContext<'_>,
 ) -> Result<bool, Error> {
     let Some(atoms) = cx.atoms else {
         return Ok(true);
@@ -157,6 +157,48 @@ fn atoms_fit(
             Ok(false)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// What one [`Channel::recv`] call works with besides the bytes: the
+/// switches, and what the core cannot know by itself (the time, the limits
+/// now in force, which atoms exist).
+#[derive(Clone, Copy)]
+pub struct RecvContext<'c> {
+    /// Inspection and rewriting switches.
+    pub config: &'c Config,
+    /// The limits from this call on, for packets not yet started (`None`:
+    /// keep the channel's, those it was opened with or last given).
+    pub limits: Option<Limits>,
+    /// The time in milliseconds on any monotonic clock, for the flood
+    /// limits (`None`: the time last given; the core never reads a clock).
+    pub now_ms: Option<u64>,
+    /// Which atoms exist on the node. The atom-table guard is on when this
+    /// is given and `Limits::max_new_atoms` or `max_new_atoms_total` is not
+    /// 0. Deliver the frames of one call before the next: atoms counted in
+    /// one call are taken to exist then.
+    pub atoms: Option<&'c dyn AtomExistence>,
+}
+
+impl<'c> RecvContext<'c> {
+    /// `config` alone: the channel's limits and last time, no atom guard.
+    pub fn new(config: &'c Config) -> Self {
+        RecvContext { config, limits: None, now_ms: None, atoms: None }
+    }
+
+    /// With `limits` from this call on.
+    pub fn with_limits(self, limits: Limits) -> Self {
+        RecvContext { limits: Some(limits), ..self }
+    }
+
+    /// At time `now_ms`.
+    pub fn at(self, now_ms: u64) -> Self {
+        RecvContext { now_ms: Some(now_ms), ..self }
+    }
+
+    /// With the atom-table guard asking `atoms`.
+    pub fn checking_atoms(self, atoms: &'c dyn AtomExistence) -> Self {
+        RecvContext { atoms: Some(atoms), ..self }
     }
 }
 
@@ -193,13 +235,6 @@ struct Draining {
     rollback: Option<Vec<u8>>,
 }
 
-/// What one `recv` call works with besides the bytes.
-struct Cx<'c> {
-    cfg: &'c Config,
-    /// Which atoms exist, when the atom-table guard is on.
-    atoms: Option<&'c dyn AtomExistence>,
-}
-
 impl Channel {
     /// A channel in its initial state.
     pub fn new(opts: ChannelOptions) -> Self {
@@ -219,12 +254,6 @@ impl Channel {
             atom_guard: AtomGuard::default(),
             draining: None,
         }
-    }
-
-    /// The current time in milliseconds on any monotonic clock, for the
-    /// flood limits (the core never reads a clock).
-    pub fn set_time(&mut self, now_ms: u64) {
-        self.now_ms = now_ms;
     }
 
     /// Whether `bytes` more (and, if `message`, one more message) fit the
@@ -270,42 +299,40 @@ impl Channel {
         self
     }
 
-    /// Feed bytes read from the socket. Frames completed by these bytes are
-    /// pushed to `out` in order, with the messages to log. Returns how many
-    /// bytes of `data` were consumed: less than `data.len()` only when
-    /// `budget` ran out, in which case call again with the rest. Partial
-    /// packets are kept inside. Frames owed from an earlier call (see
-    /// [`Channel::has_pending`]) come out first, and a call may end with
-    /// frames still owed: call [`Channel::flush`] (or `recv` again) until
-    /// none is.
+    /// Feed bytes read from the socket, under `ctx` (applied first: its
+    /// limits and time hold from this call on). Frames completed by these
+    /// bytes are pushed to `out` in order, with the messages to log.
+    /// Returns how many bytes of `data` were consumed: less than
+    /// `data.len()` only when `budget` ran out, in which case call again
+    /// with the rest. Partial packets are kept inside. Frames owed from an
+    /// earlier call (see [`Channel::has_pending`]) come out first, and a
+    /// call may end with frames still owed: call [`Channel::flush`] (or
+    /// `recv` again) until none is.
     ///
     /// With packet size 0 each call carries exactly one whole frame (an
     /// empty one is a tick).
-    pub fn recv(&mut self, data: &[u8], cfg: &Config, budget: &mut Budget, out: &mut Actions) -> Result<usize, Error> {
-        self.recv_checking_atoms(data, cfg, budget, out, None)
-    }
-
-    /// [`Channel::recv`] with the atom-table guard: `atoms` tells which
-    /// atoms exist on the node (the guard is on when it is given and
-    /// `Limits::max_new_atoms` or `max_new_atoms_total` is not 0). Deliver the frames of one call
-    /// before the next: atoms counted in one call are taken to exist then.
-    pub fn recv_checking_atoms(
+    pub fn recv(
         &mut self,
         data: &[u8],
-        cfg: &Config,
+        ctx: &RecvContext<'_>,
         budget: &mut Budget,
         out: &mut Actions,
-        atoms: Option<&dyn AtomExistence>,
     ) -> Result<usize, Error> {
+        if let Some(limits) = ctx.limits {
+            self.opts.limits = limits;
+        }
+        if let Some(now_ms) = ctx.now_ms {
+            self.now_ms = now_ms;
+        }
         // Frames still owed come first; the input waits until they are out.
         if !self.flush(budget, out) {
             return Ok(0);
         }
-        let atoms = atoms.filter(|_| self.opts.limits.atom_budget().is_on());
+        let atoms = ctx.atoms.filter(|_| self.opts.limits.atom_budget().is_on());
         if atoms.is_some() {
             self.atom_guard.start_batch();
         }
-        let cx = &Cx { cfg, atoms };
+        let cx = &RecvContext { atoms, ..*ctx };
         let Some(mut framer) = self.framer.take() else {
             if data.len() as u64 > self.opts.limits.max_packet_len {
                 let e = Error::new(ErrorKind::LimitPacketLen, 0);
@@ -425,7 +452,7 @@ impl Channel {
     }
 
     /// Decode one frame and decide what reaches the VM.
-    fn on_frame(&mut self, frame: Frame<'_>, cx: &Cx<'_>, out: &mut Actions) -> Result<(), Error> {
+    fn on_frame(&mut self, frame: Frame<'_>, cx: &RecvContext<'_>, out: &mut Actions) -> Result<(), Error> {
         self.stats.packet_count.inc();
         let parsed = parse_frame(
             frame.bytes(),
@@ -482,7 +509,7 @@ impl Channel {
         &mut self,
         frame: Frame<'_>,
         p: &FrameParts,
-        cx: &Cx<'_>,
+        cx: &RecvContext<'_>,
         out: &mut Actions,
     ) -> Result<(), Error> {
         let whole = one_frame(frame.bytes(), p, &self.table);
@@ -493,7 +520,7 @@ impl Channel {
             }
             return Ok(());
         }
-        let cfg = cx.cfg;
+        let cfg = cx.config;
         let ins =
             inspect::inspect(&whole, cfg, cfg.deep_packet_inspection, &self.peer, &mut self.sort, &self.opts.limits)?;
         let (rewrite, log) = self.account(ins);
@@ -516,7 +543,7 @@ impl Channel {
         sequence_id: u64,
         fragments: u64,
         admitted: bool,
-        cx: &Cx<'_>,
+        cx: &RecvContext<'_>,
         out: &mut Actions,
     ) -> Result<(), Error> {
         let bytes = frame.bytes();
@@ -539,7 +566,7 @@ impl Channel {
         cur.skip(p.body)?;
         let dop = control::read_head(&mut cur)?.dop;
         let size = bytes.len() as u64;
-        let cfg = cx.cfg;
+        let cfg = cx.config;
         // Held whole when it must be read whole: inspected, compacted, or
         // checked for new atoms before any of it reaches the VM.
         if !(cfg.deep_packet_inspection || cfg.compact_fragments || cx.atoms.is_some()) {
@@ -575,7 +602,7 @@ impl Channel {
     /// rewrites the whole message), no atom guard (it reads the whole
     /// payload first), and no byte rate (a continuation over it could not
     /// be dropped once the message streams: held, it is discarded whole).
-    fn streams_under_inspection(&self, cfg: &Config, cx: &Cx<'_>) -> bool {
+    fn streams_under_inspection(&self, cfg: &Config, cx: &RecvContext<'_>) -> bool {
         cfg.deep_packet_inspection
             && !cfg.compact_fragments
             && cx.atoms.is_none()
@@ -652,7 +679,7 @@ impl Channel {
         frame: Frame<'_>,
         sequence_id: u64,
         fragment_id: u64,
-        cx: &Cx<'_>,
+        cx: &RecvContext<'_>,
         out: &mut Actions,
     ) -> Result<(), Error> {
         let payload = frame.bytes().get(CONTINUATION_PAYLOAD_AT..).unwrap_or(&[]);
@@ -682,7 +709,7 @@ impl Channel {
     /// The last fragment of a held message arrived: reconcile its header
     /// with the cache, inspect it, emit it (whole or as its fragments) or
     /// its rewrite, then the rollback if one is needed.
-    fn finish_held(&mut self, mut held: Held, cx: &Cx<'_>, out: &mut Actions) -> Result<(), Error> {
+    fn finish_held(&mut self, mut held: Held, cx: &RecvContext<'_>, out: &mut Actions) -> Result<(), Error> {
         let mut rewrote = false;
         let rollback = held.reconcile(&self.cache, self.opts.dflags, &mut rewrote);
         self.stats.rewrite_fragment_header_count.add(u64::from(rewrote));
@@ -695,7 +722,7 @@ impl Channel {
             body: held.body,
             external: false,
         };
-        let cfg = cx.cfg;
+        let cfg = cx.config;
         let (rewrite, log) = if atoms_fit(&mut self.atom_guard, &self.stats, &self.opts.limits, &whole, cx)? {
             let ins = inspect::inspect(
                 &whole,
@@ -777,11 +804,6 @@ impl Channel {
     /// The options it was opened with.
     pub fn options(&self) -> &ChannelOptions {
         &self.opts
-    }
-
-    /// Replace the limits (applies to packets not yet started).
-    pub fn set_limits(&mut self, limits: Limits) {
-        self.opts.limits = limits;
     }
 
     /// Shared handle on the counters, readable without the channel.

@@ -13,8 +13,9 @@
 //! - **No panics from input.** Every decoder returns [`Error`]; slices are
 //!   read through [`cursor::Cursor`].
 //!
-//! Call order on a [`Channel`]: `new`, then `recv` any number of times (each
-//! call returns the emitted frames for the packets it completed; while
+//! Call order on a [`Channel`]: `new`, then `recv` any number of times, each
+//! with a [`RecvContext`] carrying the config, limits, time and atom oracle
+//! (each call returns the emitted frames for the packets it completed; while
 //! `has_pending` says frames are still owed, `flush` emits them), reading
 //! `stats()` and the inspection getters at any time. After `recv` returns an
 //! error the channel is poisoned: drop it (the connection must close).
@@ -54,7 +55,7 @@ pub mod term;
 
 pub use atom::Atom;
 pub use budget::Budget;
-pub use channel::{Actions, Channel, ChannelOptions, Emit};
+pub use channel::{Actions, Channel, ChannelOptions, Emit, RecvContext};
 pub use config::Config;
 pub use dop::Dop;
 pub use error::{Error, ErrorKind};

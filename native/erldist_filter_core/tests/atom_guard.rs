@@ -19,7 +19,7 @@ use erldist_filter_core::atom_guard::AtomExistence;
 use erldist_filter_core::flags;
 use erldist_filter_core::rate::Policy;
 use erldist_filter_core::{
-    Actions, Budget, Channel, ChannelOptions, Config, Emit, Error, ErrorKind, Limits, PacketSize,
+    Actions, Budget, Channel, ChannelOptions, Config, Emit, Error, ErrorKind, Limits, PacketSize, RecvContext,
 };
 
 /// The node's atom table, as far as the tests need it.
@@ -72,7 +72,7 @@ fn feed(ch: &mut Channel, vm: &Vm, frames: &[Vec<u8>], cfg: &Config, names: &[Ve
     let mut out = vec![];
     for f in frames {
         let mut actions = Actions::default();
-        ch.recv_checking_atoms(f, cfg, &mut Budget::new(u64::MAX), &mut actions, Some(vm))?;
+        ch.recv(f, &RecvContext::new(cfg).checking_atoms(vm), &mut Budget::new(u64::MAX), &mut actions)?;
         for e in actions.emits {
             let bytes = match e {
                 Emit::Input(r) => f[r].to_vec(),

@@ -13,7 +13,7 @@ mod common;
 use std::sync::OnceLock;
 
 use common::Corpus;
-use erldist_filter_core::{Actions, Atom, Budget, Channel, Config, Emit};
+use erldist_filter_core::{Actions, Atom, Budget, Channel, Config, Emit, RecvContext};
 use proptest::prelude::*;
 
 /// A point of a corpus where a window may start.
@@ -94,7 +94,9 @@ fn source(name: &str, every: usize) -> Source {
             });
         }
         actions.clear();
-        let used = reference.recv(p, &Config::default(), &mut Budget::new(u64::MAX), &mut actions).expect("corpus");
+        let used = reference
+            .recv(p, &RecvContext::new(&Config::default()), &mut Budget::new(u64::MAX), &mut actions)
+            .expect("corpus");
         assert_eq!(used, p.len());
     }
     Source { corpus, offsets, starts }
@@ -118,7 +120,7 @@ fn feed_checked(ch: &mut Channel, cfg: &Config, pieces: &[&[u8]], budget: u64) -
             actions.clear();
             let pending = ch.has_pending();
             let used = ch
-                .recv(rest, cfg, &mut Budget::new(budget), &mut actions)
+                .recv(rest, &RecvContext::new(cfg), &mut Budget::new(budget), &mut actions)
                 .map_err(|e| TestCaseError::fail(format!("recv: {e}")))?;
             prop_assert!(used <= rest.len(), "consumed {} of {}", used, rest.len());
             // a call may spend itself on frames a previous one still owed

@@ -6,7 +6,7 @@ mod common;
 
 use common::Corpus;
 use erldist_filter_core::rate::Policy;
-use erldist_filter_core::{Actions, Budget, Channel, Config, Emit, ErrorKind, Limits};
+use erldist_filter_core::{Actions, Budget, Channel, Config, Emit, ErrorKind, Limits, RecvContext};
 
 fn channel(c: &Corpus, limits: Limits) -> Channel {
     let mut opts = c.options();
@@ -32,11 +32,12 @@ fn messages_over_the_rate_are_dropped_until_time_refills_the_bucket() {
     let mut ch = channel(&c, limits);
     let (mut passed, mut dropped) = (0, 0);
     let packets = c.packets();
+    let cfg = Config::default();
     for (i, p) in packets.iter().enumerate().take(3000) {
         // 1.5 s go by over the first 3000 packets (one every 0.5 ms).
-        ch.set_time(i as u64 / 2);
+        let cx = RecvContext::new(&cfg).at(i as u64 / 2);
         let mut out = Actions::default();
-        ch.recv(p, &Config::default(), &mut Budget::new(u64::MAX), &mut out).unwrap();
+        ch.recv(p, &cx, &mut Budget::new(u64::MAX), &mut out).unwrap();
         for f in frames(&out, p) {
             if f.as_slice() == &p[4..] {
                 passed += 1;
@@ -62,7 +63,7 @@ fn under_the_close_policy_the_first_message_over_the_rate_is_an_error() {
     let err = c
         .packets()
         .iter()
-        .map(|p| ch.recv(p, &Config::default(), &mut Budget::new(u64::MAX), &mut out))
+        .map(|p| ch.recv(p, &RecvContext::new(&Config::default()), &mut Budget::new(u64::MAX), &mut out))
         .find_map(Result::err)
         .unwrap();
     assert_eq!(err.kind, ErrorKind::LimitRate);
@@ -77,7 +78,7 @@ fn held_fragmented_messages_over_the_byte_rate_are_discarded_whole() {
     let cfg = Config { deep_packet_inspection: true, ..Config::default() };
     let mut out = Actions::default();
     for p in c.packets() {
-        ch.recv(p, &cfg, &mut Budget::new(u64::MAX), &mut out).unwrap();
+        ch.recv(p, &RecvContext::new(&cfg), &mut Budget::new(u64::MAX), &mut out).unwrap();
     }
     let s = ch.stats().snapshot();
     assert!(s.flood_drop_count > 0);

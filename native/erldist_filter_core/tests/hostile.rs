@@ -12,7 +12,7 @@ use common::frames::{
 };
 use common::{Corpus, Rng};
 use erldist_filter_core::{
-    Actions, Atom, Budget, Channel, ChannelOptions, Config, Emit, Error, ErrorKind, Limits, PacketSize,
+    Actions, Atom, Budget, Channel, ChannelOptions, Config, Emit, Error, ErrorKind, Limits, PacketSize, RecvContext,
 };
 
 // ---------------------------------------------------------------- builders
@@ -75,7 +75,7 @@ fn drive_with(ch: &mut Channel, pieces: &[&[u8]], cfg: &Config) -> Driven {
         let mut rest: &[u8] = piece;
         loop {
             actions.clear();
-            let r = ch.recv(rest, cfg, &mut Budget::new(u64::MAX), &mut actions);
+            let r = ch.recv(rest, &RecvContext::new(cfg), &mut Budget::new(u64::MAX), &mut actions);
             for e in actions.emits.drain(..) {
                 frames.push(match e {
                     Emit::Input(r) => rest[r].to_vec(),
@@ -984,7 +984,7 @@ fn re_emitting_many_fragments_is_spread_over_calls() {
     let mut calls = 0;
     while !rest.is_empty() || ch.has_pending() {
         actions.clear();
-        let used = ch.recv(rest, &dpi(), &mut Budget::new(SLICE), &mut actions).unwrap();
+        let used = ch.recv(rest, &RecvContext::new(&dpi()), &mut Budget::new(SLICE), &mut actions).unwrap();
         assert!(actions.emits.len() as u64 <= SLICE / 16 + 1, "one call emitted {} frames", actions.emits.len());
         got.extend(actions.emits.drain(..).map(|e| match e {
             Emit::Input(r) => rest[r].to_vec(),
@@ -1004,7 +1004,7 @@ fn re_emitting_many_fragments_is_spread_over_calls() {
     let (last, head) = frames.split_last().unwrap();
     drive_with(&mut ch, &head.iter().map(Vec::as_slice).collect::<Vec<_>>(), &dpi()).unwrap();
     actions.clear();
-    assert_eq!(ch.recv(last, &dpi(), &mut Budget::new(SLICE), &mut actions).unwrap(), last.len());
+    assert_eq!(ch.recv(last, &RecvContext::new(&dpi()), &mut Budget::new(SLICE), &mut actions).unwrap(), last.len());
     assert!(ch.has_pending());
     let mut emitted = actions.emits.len();
     while ch.has_pending() {

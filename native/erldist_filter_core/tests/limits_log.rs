@@ -3,7 +3,7 @@
 
 use erldist_filter_core::term::{decode, encode, NoAtoms, Pid, ScanContext, Term};
 use erldist_filter_core::{
-    flags, Actions, Atom, Budget, Channel, ChannelOptions, Config, ErrorKind, Limits, PacketSize,
+    flags, Actions, Atom, Budget, Channel, ChannelOptions, Config, ErrorKind, Limits, PacketSize, RecvContext,
 };
 
 fn atom(s: &str) -> Term {
@@ -30,7 +30,7 @@ fn an_oversized_logged_payload_keeps_only_its_size() {
     let small = Term::Tuple(vec![atom("load"), Term::Binary(vec![7; 10])]);
     let big = Term::Tuple(vec![atom("load"), Term::Binary(vec![7; 100_000])]);
     for p in [&small, &big] {
-        ch.recv(&reg_send("code_server", p), &cfg, &mut Budget::new(u64::MAX), &mut out).unwrap();
+        ch.recv(&reg_send("code_server", p), &RecvContext::new(&cfg), &mut Budget::new(u64::MAX), &mut out).unwrap();
     }
     assert_eq!(out.logs.len(), 2);
     let payload_of = |i: usize| {
@@ -61,14 +61,14 @@ fn a_message_over_max_message_bytes_is_refused_held_or_not() {
         e.push(0);
         encode(&Term::Tuple(vec![Term::Int(22), pid.clone(), pid]), &mut e);
         e.extend_from_slice(&[109, 0, 0, 0x10, 0]); // binary of 4096 bytes, first part
-        ch.recv(&e, &cfg, &mut Budget::new(u64::MAX), &mut out).unwrap();
+        ch.recv(&e, &RecvContext::new(&cfg), &mut Budget::new(u64::MAX), &mut out).unwrap();
         let mut result = Ok(0);
         for id in [4u64, 3, 2] {
             let mut f = vec![131, b'F'];
             f.extend_from_slice(&1u64.to_be_bytes());
             f.extend_from_slice(&id.to_be_bytes());
             f.extend_from_slice(&[0; 1024]);
-            result = ch.recv(&f, &cfg, &mut Budget::new(u64::MAX), &mut out);
+            result = ch.recv(&f, &RecvContext::new(&cfg), &mut Budget::new(u64::MAX), &mut out);
             if result.is_err() {
                 break;
             }

@@ -9,7 +9,7 @@ mod common;
 
 use common::frames::{frame_frag_cont, frame_frag_header, frame_normal, pid, prefixed, Ref, DFLAGS};
 use erldist_filter_core::inspect::LogEvent;
-use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Emit, Limits, PacketSize};
+use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Emit, Limits, PacketSize, RecvContext};
 
 /// `{REG_SEND=6, From, '', ToName}`: header references 0 (node), 1 ('')
 /// and 2 (the name).
@@ -70,7 +70,7 @@ fn channel(packet_size: PacketSize) -> Channel {
 /// the log events.
 fn recv(ch: &mut Channel, data: &[u8], cfg: &Config) -> (Vec<Emit>, Vec<LogEvent>) {
     let mut out = Actions::default();
-    let used = ch.recv(data, cfg, &mut Budget::new(u64::MAX), &mut out).expect("recv");
+    let used = ch.recv(data, &RecvContext::new(cfg), &mut Budget::new(u64::MAX), &mut out).expect("recv");
     assert_eq!(used, data.len());
     assert!(!ch.has_pending());
     (out.emits, out.logs)

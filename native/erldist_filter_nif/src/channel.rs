@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use erldist_filter_core::inspect::Peer;
 use erldist_filter_core::{
-    flags, Actions, Atom as CoreAtom, Budget, Channel, ChannelOptions, ChannelStats, Emit, Fragment, PacketSize,
-    StatsSnapshot,
+    flags, Actions, Atom as CoreAtom, Budget, Channel, ChannelOptions, ChannelStats, Config, Emit, Fragment, Limits,
+    PacketSize, RecvContext, StatsSnapshot,
 };
 use once_cell::sync::Lazy;
 use parking_lot::{Mutex, MutexGuard};
@@ -64,10 +64,11 @@ struct State {
     owner: LocalPid,
     owner_mon: Option<Monitor>,
     tracer: Option<(LocalPid, Option<Monitor>)>,
+    /// The global limits as this channel last read them, and their
+    /// generation: every `recv` is given them.
+    limits: Limits,
     limits_gen: u64,
     protected_gen: u64,
-    /// Whether a rate limit is on: only then does the channel need the time.
-    rated: bool,
 }
 
 /// The resource behind a `Channel` term.
@@ -188,8 +189,7 @@ fn channel_open<'a>(
         state: Mutex::new(None),
     });
     let owner_mon = res.monitor(Some(env), &owner);
-    *res.state.lock() =
-        Some(State { channel, owner, owner_mon, tracer: None, limits_gen, protected_gen, rated: is_rated(&limits) });
+    *res.state.lock() = Some(State { channel, owner, owner_mon, tracer: None, limits, limits_gen, protected_gen });
     TABLE.lock().push(res.clone());
     stats::bump(&stats::CREATE, 1);
     Ok(res.encode(env))
@@ -291,15 +291,13 @@ fn fragment_binary<'a>(env: Env<'a>, f: &Fragment) -> NifResult<Binary<'a>> {
 
 /// One core `recv` call, with panics caught.
 fn core_recv(
-    env: Env,
     st: &mut State,
     data: &[u8],
-    cfg: &erldist_filter_core::Config,
+    cx: &RecvContext,
     budget: &mut Budget,
     out: &mut Actions,
 ) -> Result<usize, RecvFailure> {
-    let atoms = VmAtoms::new(env);
-    match catch_unwind(AssertUnwindSafe(|| st.channel.recv_checking_atoms(data, cfg, budget, out, Some(&atoms)))) {
+    match catch_unwind(AssertUnwindSafe(|| st.channel.recv(data, cx, budget, out))) {
         Ok(Ok(n)) => Ok(n),
         Ok(Err(e)) => Err(RecvFailure::Core(e)),
         Err(_) => Err(RecvFailure::Panic),
@@ -310,28 +308,28 @@ fn core_recv(
 /// (`(index, offset)` into the binaries), if any is left.
 type SliceResult<'a> = (Vec<Term<'a>>, Option<(usize, usize)>);
 
-/// Apply the global limits and protected set if they changed since this
-/// channel last looked,
-/// and give a rate-limited channel the time.
-fn refresh_limits(st: &mut State) {
+/// The context of one step's `recv` calls: the global limits (read again
+/// if they changed since this channel last looked), the time for a
+/// rate-limited channel, and the VM's atom table. Applies the protected
+/// set if it changed.
+fn recv_context<'c>(st: &mut State, cfg: &'c Config, atoms: &'c VmAtoms) -> RecvContext<'c> {
     if st.limits_gen != config::limits_generation() {
-        let (limits, gen) = config::limits();
-        st.rated = is_rated(&limits);
-        st.channel.set_limits(limits);
-        st.limits_gen = gen;
+        (st.limits, st.limits_gen) = config::limits();
     }
     if st.protected_gen != protected::generation() {
         let (set, gen) = protected::current();
         st.channel.set_protected(set);
         st.protected_gen = gen;
     }
+    let cx = RecvContext::new(cfg).with_limits(st.limits).checking_atoms(atoms);
     // Reading the clock costs more than a small packet's framing.
-    if st.rated {
-        st.channel.set_time(logger::monotonic_ms());
+    if is_rated(&st.limits) {
+        return cx.at(logger::monotonic_ms());
     }
+    cx
 }
 
-fn is_rated(limits: &erldist_filter_core::Limits) -> bool {
+fn is_rated(limits: &Limits) -> bool {
     limits.max_bytes_per_sec != 0 || limits.max_messages_per_sec != 0
 }
 
@@ -344,11 +342,12 @@ fn recv_slice<'a>(
     bins: &[Binary<'a>],
     budget: &mut Budget,
 ) -> Result<SliceResult<'a>, RecvFailure> {
-    refresh_limits(st);
     let cfg = config::current();
+    let atoms = VmAtoms::new(env);
+    let cx = recv_context(st, &cfg, &atoms);
     let mut out = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     out.clear();
-    let result = recv_slice_with(env, sysname, st, bins, budget, &cfg, &mut out);
+    let result = recv_slice_with(env, sysname, st, bins, budget, &cx, &mut out);
     if out.emits.capacity() <= SCRATCH_EMITS {
         SCRATCH.with(|s| *s.borrow_mut() = out);
     }
@@ -371,7 +370,7 @@ fn recv_slice_with<'a>(
     st: &mut State,
     bins: &[Binary<'a>],
     budget: &mut Budget,
-    cfg: &erldist_filter_core::Config,
+    cx: &RecvContext,
     out: &mut Actions,
 ) -> Result<SliceResult<'a>, RecvFailure> {
     let mut terms = Vec::new();
@@ -392,7 +391,7 @@ fn recv_slice_with<'a>(
         if budget.exhausted() {
             return Ok((terms, Some((idx, off))));
         }
-        let consumed = core_recv(env, st, data, cfg, budget, out)?;
+        let consumed = core_recv(st, data, cx, budget, out)?;
         logger::push(env, sysname, &mut out.logs);
         terms.reserve(out.emits.len());
         for e in out.emits.drain(..) {
@@ -444,13 +443,14 @@ fn recv_frame<'a>(
             Binary::from(nb)
         }
     };
-    refresh_limits(st);
     let cfg = config::current();
+    let atoms = VmAtoms::new(env);
+    let cx = recv_context(st, &cfg, &atoms);
     // A frame cannot be split: the budget only has to cover it.
     let units = (frame.len() as u64).saturating_mul(4).saturating_add(SLICE_BUDGET);
     let mut budget = Budget::new(units);
     let mut out = Actions::default();
-    let consumed = core_recv(env, st, frame.as_slice(), &cfg, &mut budget, &mut out)?;
+    let consumed = core_recv(st, frame.as_slice(), &cx, &mut budget, &mut out)?;
     logger::push(env, sysname, &mut out.logs);
     if consumed < frame.len() {
         return Err(RecvFailure::NoProgress);

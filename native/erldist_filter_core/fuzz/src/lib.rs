@@ -22,9 +22,7 @@ use erldist_filter_core::atom_cache::AtomCache;
 use erldist_filter_core::cursor::Cursor;
 use erldist_filter_core::header::{self, FrameKind};
 use erldist_filter_core::stats::ChannelStats;
-use erldist_filter_core::{
-    Actions, Budget, Channel, ChannelOptions, Config, Emit, Error, ErrorKind, Limits, PacketSize,
-};
+use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Emit, Error, ErrorKind, Limits, PacketSize, RecvContext};
 
 /// The corpus's negotiated flags (OTP 25 defaults).
 pub const CORPUS_DFLAGS: u64 = 0xD07DF7FBD;
@@ -223,7 +221,7 @@ fn run(opts: ChannelOptions, calls: &[&[u8]], budget: u64, cfg: &Config) -> Run 
             actions.clear();
             // a call may spend itself on frames a previous one still owed
             let pending = ch.has_pending();
-            let r = ch.recv_checking_atoms(rest, cfg, &mut Budget::new(budget), &mut actions, Some(&OnlyEmptyAtomExists));
+            let r = ch.recv(rest, &RecvContext::new(cfg).checking_atoms(&OnlyEmptyAtomExists), &mut Budget::new(budget), &mut actions);
             let consumed = *r.as_ref().unwrap_or(&rest.len());
             for e in actions.emits.drain(..) {
                 frames.push(match e {

@@ -8,7 +8,7 @@ pub mod frames;
 use std::path::PathBuf;
 
 use erldist_filter_core::term::{Term, TermFlags};
-use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Emit, Limits, PacketSize};
+use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Emit, Limits, PacketSize, RecvContext};
 
 /// `../shared` beside the project root (or `$EDF_SHARED`).
 pub fn shared_dir() -> PathBuf {
@@ -111,7 +111,7 @@ pub fn feed(ch: &mut Channel, cfg: &Config, pieces: &[&[u8]], budget: u64) -> Ve
         let mut rest: &[u8] = piece;
         loop {
             actions.clear();
-            let used = ch.recv(rest, cfg, &mut Budget::new(budget), &mut actions).expect("recv");
+            let used = ch.recv(rest, &RecvContext::new(cfg), &mut Budget::new(budget), &mut actions).expect("recv");
             for e in actions.emits.drain(..) {
                 frames.push(match e {
                     Emit::Input(r) => rest[r].to_vec(),
