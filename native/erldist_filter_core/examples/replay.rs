@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 
-use erldist_filter_core::atom_guard::AtomExistence;
+use erldist_filter_core::AtomExistence;
 use std::sync::Arc;
 
 use erldist_filter_core::{

@@ -172,6 +172,7 @@ impl Sequences {
     }
 
     /// Whether none is open.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.open.is_empty()
     }

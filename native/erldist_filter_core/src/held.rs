@@ -92,11 +92,6 @@ impl Held {
         self.reserved.saturating_sub(self.buf.len())
     }
 
-    /// Whether nothing is held (never, once started).
-    pub fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
     /// The sequence id (from the header fragment).
     pub fn sequence_id(&self) -> u64 {
         self.buf.get(2..FRAGMENT_ID_AT).map_or(0, |b| b.iter().fold(0u64, |a, &x| (a << 8) | u64::from(x)))

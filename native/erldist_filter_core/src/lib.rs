@@ -11,7 +11,7 @@
 //! - **Bounded work.** [`Channel::recv`] stops when its [`Budget`] is spent
 //!   and reports how much input it consumed; the caller resumes with the rest.
 //! - **No panics from input.** Every decoder returns [`Error`]; slices are
-//!   read through [`cursor::Cursor`].
+//!   read through a checked cursor.
 //!
 //! Call order on a [`Channel`]: `new`, then `recv` any number of times, each
 //! with a [`RecvContext`] carrying the config, limits, time and atom oracle
@@ -27,33 +27,39 @@
 // node name; `len as u8` once wrote a malformed atom). Unit tests may index.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::cast_possible_truncation))]
 
-pub mod atom;
-pub mod atom_cache;
-pub mod atom_guard;
+// The public API: the channel and what it is opened, fed and read with,
+// plus the wire vocabulary the NIF decodes with (control, dop, flags,
+// term) and the blocklist it lists. Everything else is the channel's
+// inside; the fuzz targets reach some of it through `fuzzing`.
 pub mod blocklist;
-pub mod budget;
-pub mod channel;
-pub mod classify;
-pub mod config;
 pub mod control;
-pub mod cursor;
 pub mod dop;
-pub mod error;
 pub mod flags;
-pub mod fragments;
-pub mod frame;
-pub mod framing;
-pub mod header;
-pub mod held;
-pub mod inspect;
-pub mod limits;
-pub mod protected;
-pub mod rate;
-pub mod rewrite;
-pub mod stats;
 pub mod term;
 
+pub(crate) mod atom;
+pub(crate) mod atom_cache;
+pub(crate) mod atom_guard;
+pub(crate) mod budget;
+pub(crate) mod channel;
+pub(crate) mod classify;
+pub(crate) mod config;
+pub(crate) mod cursor;
+pub(crate) mod error;
+pub(crate) mod fragments;
+pub(crate) mod frame;
+pub(crate) mod framing;
+pub(crate) mod header;
+pub(crate) mod held;
+pub(crate) mod inspect;
+pub(crate) mod limits;
+pub(crate) mod protected;
+pub(crate) mod rate;
+pub(crate) mod rewrite;
+pub(crate) mod stats;
+
 pub use atom::Atom;
+pub use atom_guard::{AtomExistence, NewAtomTally};
 pub use budget::Budget;
 pub use channel::{Actions, Channel, ChannelOptions, Emit, RecvContext};
 pub use config::Config;
@@ -61,6 +67,18 @@ pub use dop::Dop;
 pub use error::{Error, ErrorKind};
 pub use framing::PacketSize;
 pub use held::Fragment;
+pub use inspect::{LogEvent, Peer};
 pub use limits::Limits;
 pub use protected::Protected;
+pub use rate::Policy;
 pub use stats::{ChannelStats, StatsSnapshot};
+
+/// Internals the fuzz targets drive on their own (cargo feature
+/// `fuzzing`): frame headers and the atom cache, below the channel. Not an
+/// API: it changes with the core.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::atom_cache::AtomCache;
+    pub use crate::cursor::Cursor;
+    pub use crate::header::{read_atom_table, read_frame_kind, AtomTable, FrameKind};
+}

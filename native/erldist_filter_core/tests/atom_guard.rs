@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use common::frames::{frame_frag_cont, frame_frag_header, frame_normal, Ref, DFLAGS};
-use erldist_filter_core::atom_guard::AtomExistence;
 use erldist_filter_core::flags;
-use erldist_filter_core::rate::Policy;
+use erldist_filter_core::AtomExistence;
+use erldist_filter_core::Policy;
 use erldist_filter_core::{
     Actions, Budget, Channel, ChannelOptions, Config, Emit, Error, ErrorKind, Limits, PacketSize, RecvContext,
 };

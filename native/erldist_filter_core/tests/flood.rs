@@ -5,7 +5,7 @@
 mod common;
 
 use common::Corpus;
-use erldist_filter_core::rate::Policy;
+use erldist_filter_core::Policy;
 use erldist_filter_core::{Actions, Budget, Channel, Config, Emit, ErrorKind, Limits, RecvContext};
 
 fn channel(c: &Corpus, limits: Limits) -> Channel {

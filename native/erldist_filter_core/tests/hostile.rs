@@ -1023,7 +1023,7 @@ fn re_emitting_many_fragments_is_spread_over_calls() {
 /// `binary_to_term/2` must read each rewritten term exactly to its end.
 #[test]
 fn a_long_node_name_in_rewrites_decodes_with_binary_to_term() {
-    use erldist_filter_core::inspect::Peer;
+    use erldist_filter_core::Peer;
     let name = format!("{}@h", "€".repeat(200));
     let peer = Peer {
         sysname: Atom::from_utf8(name.as_bytes()).unwrap(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use common::frames::{frame_normal, prefixed};
 use common::{feed, Corpus};
-use erldist_filter_core::inspect::Peer;
+use erldist_filter_core::Peer;
 use erldist_filter_core::{Atom, Channel, Config, Protected};
 
 fn atom(text: &str) -> Atom {

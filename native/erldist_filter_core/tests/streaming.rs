@@ -8,7 +8,7 @@
 mod common;
 
 use common::frames::{frame_frag_cont, frame_frag_header, frame_normal, pid, prefixed, Ref, DFLAGS};
-use erldist_filter_core::inspect::LogEvent;
+use erldist_filter_core::LogEvent;
 use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Emit, Limits, PacketSize, RecvContext};
 
 /// `{REG_SEND=6, From, '', ToName}`: header references 0 (node), 1 ('')

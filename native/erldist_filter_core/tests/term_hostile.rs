@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use erldist_filter_core::error::ErrorKind;
 use erldist_filter_core::term::{decode, skip_term, NoAtoms, Scan, ScanContext, Scanner, Term, Viewer};
 use erldist_filter_core::Budget;
+use erldist_filter_core::ErrorKind;
 
 const DEEP: usize = 1_000_000;
 

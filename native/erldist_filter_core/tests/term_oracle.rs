@@ -14,8 +14,8 @@ use common::flags_of;
 use std::path::PathBuf;
 use std::process::Command;
 
-use erldist_filter_core::error::ErrorKind;
 use erldist_filter_core::term::{decode, skip_term, NoAtoms, ScanContext, Term, View, Viewer};
+use erldist_filter_core::ErrorKind;
 
 const ORACLE_ERL: &str = r##"
 -module(term_oracle).

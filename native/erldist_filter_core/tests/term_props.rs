@@ -7,11 +7,11 @@
 mod common;
 
 use common::flags_of;
-use erldist_filter_core::atom::Atom;
 use erldist_filter_core::term::{
     decode, encode_with, skip_term, AtomEncoding, EncodeOptions, Fun, Pid, Port, Record, Ref, Scan, ScanContext,
     Scanner, Term, View, Viewer,
 };
+use erldist_filter_core::Atom;
 use erldist_filter_core::Budget;
 use proptest::prelude::*;
 

@@ -3,13 +3,13 @@
 //! the view sees the right variant, and every strict prefix is an error.
 //! Then the malformed and unsupported cases, each with its error kind.
 
-use erldist_filter_core::atom::Atom;
-use erldist_filter_core::error::ErrorKind;
 use erldist_filter_core::term::{
     decode, encode, skip_term, tag, Fun, NoAtoms, Pid, Port, Record, Ref, Scan, ScanContext, Scanner, Term, TermFlags,
     View, Viewer,
 };
+use erldist_filter_core::Atom;
 use erldist_filter_core::Budget;
+use erldist_filter_core::ErrorKind;
 
 fn a(s: &str) -> Atom {
     Atom::from_utf8(s.as_bytes()).unwrap()

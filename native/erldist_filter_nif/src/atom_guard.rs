@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use erldist_filter_core::atom_guard::{AtomExistence, NewAtomTally};
+use erldist_filter_core::{AtomExistence, NewAtomTally};
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 use rustler::Env;

@@ -21,10 +21,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe, RefUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use erldist_filter_core::inspect::Peer;
 use erldist_filter_core::{
     flags, Actions, Atom as CoreAtom, Budget, Channel, ChannelOptions, ChannelStats, Config, Emit, Fragment, Limits,
-    PacketSize, RecvContext, StatsSnapshot,
+    PacketSize, Peer, RecvContext, StatsSnapshot,
 };
 use once_cell::sync::Lazy;
 use parking_lot::{Mutex, MutexGuard};

@@ -9,7 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
-use erldist_filter_core::rate::Policy;
+use erldist_filter_core::Policy;
 use erldist_filter_core::{Config, Limits};
 use once_cell::sync::Lazy;
 use parking_lot::RwLock;

@@ -17,8 +17,8 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use erldist_filter_core::inspect::LogEvent;
 use erldist_filter_core::Atom as CoreAtom;
+use erldist_filter_core::LogEvent;
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 use rustler::env::{OwnedEnv, SavedTerm};

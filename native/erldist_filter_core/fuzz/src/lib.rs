@@ -18,10 +18,8 @@
 //! raw. With packet size 0 each packet (reframe) or each cut piece (raw) is
 //! one call.
 
-use erldist_filter_core::atom_cache::AtomCache;
-use erldist_filter_core::cursor::Cursor;
-use erldist_filter_core::header::{self, FrameKind};
-use erldist_filter_core::stats::ChannelStats;
+use erldist_filter_core::fuzzing::{read_atom_table, read_frame_kind, AtomCache, AtomTable, Cursor, FrameKind};
+use erldist_filter_core::ChannelStats;
 use erldist_filter_core::{Actions, Budget, Channel, ChannelOptions, Config, Emit, Error, ErrorKind, Limits, PacketSize, RecvContext};
 
 /// The corpus's negotiated flags (OTP 25 defaults).
@@ -70,7 +68,7 @@ pub fn limits(i: u8) -> Limits {
             max_message_bytes: 4096,
             // a tight flood limit, so the drop path is fuzzed too
             max_messages_per_sec: 3,
-            rate_policy: erldist_filter_core::rate::Policy::Drop,
+            rate_policy: erldist_filter_core::Policy::Drop,
             ..Limits::default()
         },
         _ => Limits {
@@ -202,7 +200,7 @@ struct Run {
 /// A node where every atom but '' is new.
 struct OnlyEmptyAtomExists;
 
-impl erldist_filter_core::atom_guard::AtomExistence for OnlyEmptyAtomExists {
+impl erldist_filter_core::AtomExistence for OnlyEmptyAtomExists {
     fn exists(&self, text: &[u8], _utf8: bool) -> bool {
         text.is_empty()
     }
@@ -359,7 +357,7 @@ pub fn check_header(data: &[u8]) {
     let stats = ChannelStats::default();
     for frame in [a, b] {
         let mut cur = Cursor::new(frame);
-        let kind = match header::read_frame_kind(&mut cur, dflags) {
+        let kind = match read_frame_kind(&mut cur, dflags) {
             Ok(k) => k,
             Err(e) => {
                 assert!(e.offset <= frame.len());
@@ -370,8 +368,8 @@ pub fn check_header(data: &[u8]) {
         match kind {
             FrameKind::Normal | FrameKind::FragmentHeader { .. } => {
                 let count_at = cur.pos();
-                let mut table = header::AtomTable::new();
-                match header::read_atom_table(&mut cur, &mut cache, dflags, &limits, &stats, &mut table) {
+                let mut table = AtomTable::new();
+                match read_atom_table(&mut cur, &mut cache, dflags, &limits, &stats, &mut table) {
                     Ok(()) => {
                         assert_eq!(table.len(), usize::from(frame[count_at]));
                         assert!(cur.pos() <= frame.len());
