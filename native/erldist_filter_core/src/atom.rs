@@ -1,34 +1,82 @@
 //! Atom text as the core sees it: UTF-8 bytes (Latin-1 input is converted
 //! when read), compared by value.
 
-use smallvec::SmallVec;
+use std::cmp::Ordering;
+use std::hash::{Hash, Hasher};
 
 use crate::error::{Error, ErrorKind};
 
 /// Longest atom OTP accepts, in characters.
 pub const MAX_ATOM_CHARS: usize = 255;
 
-/// An atom's text in UTF-8. Short atoms (almost all) live inline.
-#[derive(Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Atom(SmallVec<[u8; 23]>);
+/// Bytes of text an atom holds without allocating.
+const INLINE: usize = 22;
 
-// SmallVec's own Clone copies element by element; atoms are cloned into
-// every message's reference table, so copy the bytes at once.
-impl Clone for Atom {
+/// An atom's text in UTF-8. Short atoms (almost all) live inline, so that
+/// copying one (into every message's reference table) is a plain copy of
+/// 24 bytes.
+#[derive(Clone)]
+pub struct Atom(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl Default for Atom {
+    fn default() -> Self {
+        Atom(Repr::Inline { len: 0, bytes: [0; INLINE] })
+    }
+}
+
+impl PartialEq for Atom {
     #[inline]
-    fn clone(&self) -> Self {
-        Atom(SmallVec::from_slice(&self.0))
+    fn eq(&self, other: &Atom) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Atom {}
+
+impl Hash for Atom {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state)
+    }
+}
+
+impl PartialOrd for Atom {
+    fn partial_cmp(&self, other: &Atom) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Atom {
+    fn cmp(&self, other: &Atom) -> Ordering {
+        self.as_bytes().cmp(other.as_bytes())
     }
 }
 
 impl Atom {
+    /// Text already checked.
+    fn from_checked(text: &[u8]) -> Atom {
+        let mut bytes = [0; INLINE];
+        match (bytes.get_mut(..text.len()), u8::try_from(text.len())) {
+            (Some(dst), Ok(len)) => {
+                dst.copy_from_slice(text);
+                Atom(Repr::Inline { len, bytes })
+            }
+            _ => Atom(Repr::Heap(text.into())),
+        }
+    }
+
     /// An atom from UTF-8 text, checked for validity and OTP's 255-character bound.
     pub fn from_utf8(text: &[u8]) -> Result<Atom, ErrorKind> {
         let s = std::str::from_utf8(text).map_err(|_| ErrorKind::AtomInvalidUtf8)?;
         if s.chars().count() > MAX_ATOM_CHARS {
             return Err(ErrorKind::AtomTooLong);
         }
-        Ok(Atom(SmallVec::from_slice(text)))
+        Ok(Atom::from_checked(text))
     }
 
     /// An atom from Latin-1 text (each byte one character).
@@ -37,14 +85,14 @@ impl Atom {
             return Err(ErrorKind::AtomTooLong);
         }
         if text.is_ascii() {
-            return Ok(Atom(SmallVec::from_slice(text)));
+            return Ok(Atom::from_checked(text));
         }
-        let mut out = SmallVec::with_capacity(text.len() * 2);
+        let mut out = Vec::with_capacity(text.len() * 2);
         for &b in text {
             let mut buf = [0u8; 4];
             out.extend_from_slice(char::from(b).encode_utf8(&mut buf).as_bytes());
         }
-        Ok(Atom(out))
+        Ok(Atom::from_checked(&out))
     }
 
     /// Decode atom text as the wire says it is encoded.
@@ -54,13 +102,17 @@ impl Atom {
     }
 
     /// The UTF-8 text.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        match &self.0 {
+            Repr::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or(&[]),
+            Repr::Heap(b) => b,
+        }
     }
 
     /// The text as `&str` (always valid: checked on construction).
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or("")
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
     }
 
     /// Whether every character fits Latin-1 (then OTP may encode it as such).
@@ -72,5 +124,26 @@ impl Atom {
 impl std::fmt::Debug for Atom {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "'{}'", self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_and_heap_atoms_hold_and_compare_their_text() {
+        let texts: Vec<Vec<u8>> = [0, 1, INLINE - 1, INLINE, INLINE + 1, 255].iter().map(|&n| vec![b'a'; n]).collect();
+        let atoms: Vec<Atom> = texts.iter().map(|t| Atom::from_utf8(t).unwrap()).collect();
+        for (t, a) in texts.iter().zip(&atoms) {
+            assert_eq!(a.as_bytes(), &t[..]);
+            assert_eq!(a.clone(), *a);
+        }
+        let mut sorted = atoms.clone();
+        sorted.reverse();
+        sorted.sort();
+        assert_eq!(sorted, atoms, "ordered by text, whatever the storage");
+        assert_eq!(Atom::default().as_bytes(), b"");
+        assert_eq!(Atom::from_latin1(&[0xE9; 20]).unwrap().as_str(), "\u{e9}".repeat(20));
     }
 }

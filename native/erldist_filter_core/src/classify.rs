@@ -163,9 +163,8 @@ fn is_rex_features(v: &Viewer<'_>, p: usize) -> Result<bool, Error> {
 
 /// The generic payload shapes of SPEC §5.2 (1.29 rules included).
 pub fn suspicious_payload(v: &Viewer<'_>, p: usize) -> Result<bool, Error> {
-    let Some((arity, first)) = v.view(p)?.as_tuple() else { return Ok(false) };
-    let head = v.view(first)?;
-    let Some(tag) = head.as_atom() else { return Ok(false) };
+    let Some((arity, first)) = v.tuple_head(p)? else { return Ok(false) };
+    let Some(tag) = v.atom(first)? else { return Ok(false) };
     Ok(match arity {
         2 if tag.eq_str("$gen_cast") => {
             let [_, msg] = elems::<2>(v, first)?;
@@ -194,9 +193,8 @@ pub fn suspicious_payload(v: &Viewer<'_>, p: usize) -> Result<bool, Error> {
 /// `{'$gen_call', _, _}` or `{'$gen_cast', _}`: a request to a gen
 /// process (a reply to one is `{Tag, Reply}`, never these).
 fn is_gen_request(v: &Viewer<'_>, p: usize) -> Result<bool, Error> {
-    let Some((arity, first)) = v.view(p)?.as_tuple() else { return Ok(false) };
-    let head = v.view(first)?;
-    let Some(tag) = head.as_atom() else { return Ok(false) };
+    let Some((arity, first)) = v.tuple_head(p)? else { return Ok(false) };
+    let Some(tag) = v.atom(first)? else { return Ok(false) };
     Ok((arity == 3 && tag.eq_str("$gen_call")) || (arity == 2 && tag.eq_str("$gen_cast")))
 }
 
@@ -214,7 +212,7 @@ fn is_pid(v: &Viewer<'_>, p: usize) -> Result<bool, Error> {
 }
 
 fn is_atom_any(v: &Viewer<'_>, p: usize) -> Result<bool, Error> {
-    Ok(v.view(p)?.as_atom().is_some())
+    Ok(v.atom(p)?.is_some())
 }
 
 fn is_int(v: &Viewer<'_>, p: usize) -> Result<bool, Error> {
@@ -236,9 +234,8 @@ fn is_mfargs(v: &Viewer<'_>, p: usize) -> Result<bool, Error> {
 /// The request of a `$gen_call` that supervisors, pool, timer and
 /// et_collector would execute for a remote caller.
 fn suspicious_gen_call(v: &Viewer<'_>, req: usize) -> Result<bool, Error> {
-    let Some((arity, first)) = v.view(req)?.as_tuple() else { return Ok(false) };
-    let head = v.view(first)?;
-    let Some(tag) = head.as_atom() else { return Ok(false) };
+    let Some((arity, first)) = v.tuple_head(req)? else { return Ok(false) };
+    let Some(tag) = v.atom(first)? else { return Ok(false) };
     let one_of = |names: &[&str]| names.iter().any(|n| tag.eq_str(n));
     Ok(match arity {
         2 if one_of(&["start_child", "terminate_child", "restart_child", "delete_child"]) => true,

@@ -82,7 +82,7 @@ mod tests {
 
 use std::ops::Range;
 
-use crate::term::{AtomRef, PidView, RefView, View, Viewer};
+use crate::term::{AtomRef, Element, PidView, RefView, Viewer};
 
 /// A process named in a control message: a pid, or a registered name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -246,38 +246,47 @@ pub fn decode<'a>(v: &Viewer<'a>, pos: usize) -> Result<Control<'a>, Error> {
     cur.skip(pos)?;
     // The head leaves the cursor at the element after the operation number.
     let head = read_head(&mut cur)?;
-    // One pass over the elements after the operation number: view each
-    // once; a leaf ends where its view ends, only compound terms are scanned.
+    // One pass over the elements after the operation number: read each
+    // once (pids and atoms straight from their tag); a leaf ends where its
+    // read ends, only compound terms are scanned.
     let mut at = [0usize; 7];
-    let mut views: [Option<View<'a>>; 7] = [None; 7];
+    let mut els: [Option<Element<'a>>; 7] = [None; 7];
     let mut next = cur.pos();
     for j in 0..(head.arity as usize).saturating_sub(1) {
-        let (view, after) = v.view_next(next)?;
-        if let (Some(a), Some(w)) = (at.get_mut(j), views.get_mut(j)) {
+        let (el, after) = v.element_next(next)?;
+        let compound = matches!(el, Element::Other(w) if w.sub_terms() != 0);
+        if let (Some(a), Some(w)) = (at.get_mut(j), els.get_mut(j)) {
             *a = next;
-            *w = Some(view);
+            *w = Some(el);
         }
-        next = if view.sub_terms() == 0 { after } else { v.end_of(next)? };
+        next = if compound { v.end_of(next)? } else { after };
     }
     let end = next;
     let el = |i: usize| at.get(i).copied().unwrap_or(0);
     let bad = |i: usize| Error::new(ErrorKind::BadControlElement, el(i));
-    let view = |i: usize| views.get(i).copied().flatten().ok_or_else(|| bad(i));
-    let pid = |i: usize| match view(i)? {
-        View::Pid(p) => Ok(p),
+    let element = |i: usize| els.get(i).copied().flatten().ok_or_else(|| bad(i));
+    let other = |i: usize| match element(i)? {
+        Element::Other(w) => Ok(w),
         _ => Err(bad(i)),
     };
-    let reference = |i: usize| match view(i)? {
-        View::Ref(r) => Ok(r),
+    let pid = |i: usize| match element(i)? {
+        Element::Pid(p) => Ok(p),
         _ => Err(bad(i)),
     };
-    let atom = |i: usize| view(i)?.as_atom().ok_or_else(|| bad(i));
-    let int = |i: usize| view(i)?.as_i64().ok_or_else(|| bad(i));
-    let integer = |i: usize| if view(i)?.is_integer() { Ok(el(i)) } else { Err(bad(i)) };
-    let list = |i: usize| if view(i)?.is_list() { Ok(el(i)) } else { Err(bad(i)) };
-    let proc_ = |i: usize| match view(i)? {
-        View::Pid(p) => Ok(Proc::Pid(p)),
-        View::Atom(a) => Ok(Proc::Name(a)),
+    let reference = |i: usize| match element(i)? {
+        Element::Ref(r) => Ok(r),
+        _ => Err(bad(i)),
+    };
+    let atom = |i: usize| match element(i)? {
+        Element::Atom(a) => Ok(a),
+        _ => Err(bad(i)),
+    };
+    let int = |i: usize| other(i)?.as_i64().ok_or_else(|| bad(i));
+    let integer = |i: usize| if other(i)?.is_integer() { Ok(el(i)) } else { Err(bad(i)) };
+    let list = |i: usize| if other(i)?.is_list() { Ok(el(i)) } else { Err(bad(i)) };
+    let proc_ = |i: usize| match element(i)? {
+        Element::Pid(p) => Ok(Proc::Pid(p)),
+        Element::Atom(a) => Ok(Proc::Name(a)),
         _ => Err(bad(i)),
     };
     let token_at = |i: usize| -> Result<Range<usize>, Error> { Ok(el(i)..v.end_of(el(i))?) };

@@ -8,8 +8,8 @@ mod common;
 
 use common::flags_of;
 use erldist_filter_core::term::{
-    decode, encode_with, skip_term, AtomEncoding, EncodeOptions, Fun, Pid, Port, Record, Ref, Scan, ScanContext,
-    Scanner, Term, View, Viewer,
+    decode, encode_with, skip_term, AtomEncoding, Element, EncodeOptions, Fun, Pid, Port, Record, Ref, Scan,
+    ScanContext, Scanner, Term, View, Viewer,
 };
 use erldist_filter_core::Atom;
 use erldist_filter_core::Budget;
@@ -238,5 +238,42 @@ proptest! {
             prop_assert_eq!(spos, dpos);
         }
         let _ = Viewer::new(&bytes, ctx(), &table()).view(0);
+    }
+
+    /// The typed readers (control elements, tuple heads, atoms) read what
+    /// the generic view reads, with the same errors, on terms and on junk.
+    #[test]
+    fn typed_readers_agree_with_the_view(
+        t in term(),
+        enc in encoding(),
+        junk in proptest::collection::vec(any::<u8>(), 0..24),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let whole = encoded(&t, enc);
+        let cut = cut.index(whole.len() + 1);
+        for bytes in [whole.clone(), whole[..cut].to_vec(), junk] {
+            let table = table();
+            let v = Viewer::new(&bytes, ctx(), &table);
+            let view = v.view_next(0);
+            let element = v.element_next(0);
+            match (&view, &element) {
+                (Ok((w, wend)), Ok((e, eend))) => {
+                    prop_assert_eq!(wend, eend);
+                    let same = match *e {
+                        Element::Pid(p) => *w == View::Pid(p),
+                        Element::Atom(a) => *w == View::Atom(a),
+                        Element::Ref(r) => *w == View::Ref(r),
+                        Element::Other(o) => *w == o && !matches!(o, View::Pid(_) | View::Atom(_) | View::Ref(_)),
+                    };
+                    prop_assert!(same, "{:?} read as {:?}", w, e);
+                }
+                (Err(we), Err(ee)) => prop_assert_eq!(we, ee),
+                _ => prop_assert!(false, "view {:?}, element {:?}", view, element),
+            }
+            let by_view = view.as_ref().map(|(w, _)| w.as_tuple()).map_err(|e| *e);
+            prop_assert_eq!(v.tuple_head(0), by_view);
+            let by_view = view.as_ref().map(|(w, _)| w.as_atom()).map_err(|e| *e);
+            prop_assert_eq!(v.atom(0), by_view);
+        }
     }
 }

@@ -98,22 +98,7 @@ pub(crate) fn read_view<'a>(cur: &mut Cursor<'a>, ctx: &ScanContext, atoms: Atom
             let creation = if t == tag::PORT { u32::from(cur.u8()?) } else { cur.u32()? };
             View::Port(PortView { node, id, creation })
         }
-        tag::REFERENCE => {
-            let node = read_atom(cur, ctx, atoms)?;
-            let ids = cur.take(4)?;
-            let creation = u32::from(cur.u8()?);
-            View::Ref(RefView { node, creation, ids })
-        }
-        tag::NEW_REFERENCE | tag::NEWER_REFERENCE => {
-            let len = cur.u16()?;
-            if len > MAX_REF_IDS {
-                return Err(malformed);
-            }
-            let node = read_atom(cur, ctx, atoms)?;
-            let creation = if t == tag::NEW_REFERENCE { u32::from(cur.u8()?) } else { cur.u32()? };
-            let ids = cur.take(4 * usize::from(len))?;
-            View::Ref(RefView { node, creation, ids })
-        }
+        tag::REFERENCE | tag::NEW_REFERENCE | tag::NEWER_REFERENCE => View::Ref(read_ref_body(cur, t, at, ctx, atoms)?),
         tag::NEW_FUN => View::Fun(read_fun_body(cur, ctx, atoms)?.head()),
         tag::EXPORT => {
             let module = read_atom(cur, ctx, atoms)?;
@@ -141,6 +126,65 @@ pub(crate) fn read_view<'a>(cur: &mut Cursor<'a>, ctx: &ScanContext, atoms: Atom
         _ => return Err(Error::new(ErrorKind::UnsupportedTag, at)),
     };
     Ok(view)
+}
+
+/// A term as the control decoder reads it: pids, atoms and references
+/// (the fields the rules read on every message) straight from their tag,
+/// anything else as a [`View`]. Same checks and errors as [`read_view`], without building
+/// and copying a view for the common fields.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Element<'a> {
+    /// A pid.
+    Pid(PidView<'a>),
+    /// An atom in any encoding, cache references resolved.
+    Atom(AtomRef<'a>),
+    /// A reference.
+    Ref(RefView<'a>),
+    /// Any other term.
+    Other(View<'a>),
+}
+
+/// Read the term at the cursor up to its first sub-term, as an [`Element`].
+#[inline]
+pub(crate) fn read_element<'a>(
+    cur: &mut Cursor<'a>,
+    ctx: &ScanContext,
+    atoms: Atoms<'a>,
+) -> Result<Element<'a>, Error> {
+    match cur.peek_u8()? {
+        t @ (tag::PID | tag::NEW_PID) => {
+            cur.u8()?;
+            Ok(Element::Pid(read_pid_body(cur, t, ctx, atoms)?))
+        }
+        tag::ATOM_CACHE_REF | tag::ATOM | tag::SMALL_ATOM | tag::ATOM_UTF8 | tag::SMALL_ATOM_UTF8 => {
+            Ok(Element::Atom(read_atom(cur, ctx, atoms)?))
+        }
+        t @ (tag::REFERENCE | tag::NEW_REFERENCE | tag::NEWER_REFERENCE) => {
+            let at = cur.pos();
+            cur.u8()?;
+            Ok(Element::Ref(read_ref_body(cur, t, at, ctx, atoms)?))
+        }
+        _ => Ok(Element::Other(read_view(cur, ctx, atoms)?)),
+    }
+}
+
+/// The arity and first element of the tuple at the cursor, as
+/// [`read_view`] reads it; `None` (nothing read) for any other tag.
+#[inline]
+pub(crate) fn read_tuple_head(cur: &mut Cursor<'_>) -> Result<Option<(u32, usize)>, Error> {
+    let arity = match cur.peek_u8()? {
+        tag::SMALL_TUPLE => {
+            cur.u8()?;
+            u32::from(cur.u8()?)
+        }
+        tag::LARGE_TUPLE => {
+            cur.u8()?;
+            cur.u32()?
+        }
+        _ => return Ok(None),
+    };
+    need_terms(cur, u64::from(arity))?;
+    Ok(Some((arity, cur.pos())))
 }
 
 /// Every field of the `NEW_FUN_EXT` at `pos` of `bytes`, checked as
@@ -267,6 +311,30 @@ fn read_pid_body<'a>(cur: &mut Cursor<'a>, t: u8, ctx: &ScanContext, atoms: Atom
     let serial = cur.u32()?;
     let creation = if t == tag::PID { u32::from(cur.u8()?) } else { cur.u32()? };
     Ok(PidView { node, id, serial, creation })
+}
+
+/// A reference after its tag (`at` is the tag's position).
+fn read_ref_body<'a>(
+    cur: &mut Cursor<'a>,
+    t: u8,
+    at: usize,
+    ctx: &ScanContext,
+    atoms: Atoms<'a>,
+) -> Result<RefView<'a>, Error> {
+    if t == tag::REFERENCE {
+        let node = read_atom(cur, ctx, atoms)?;
+        let ids = cur.take(4)?;
+        let creation = u32::from(cur.u8()?);
+        return Ok(RefView { node, creation, ids });
+    }
+    let len = cur.u16()?;
+    if len > MAX_REF_IDS {
+        return Err(Error::new(ErrorKind::MalformedTerm, at));
+    }
+    let node = read_atom(cur, ctx, atoms)?;
+    let creation = if t == tag::NEW_REFERENCE { u32::from(cur.u8()?) } else { cur.u32()? };
+    let ids = cur.take(4 * usize::from(len))?;
+    Ok(RefView { node, creation, ids })
 }
 
 /// `NEW_FUN_EXT` after its tag: the fixed fields, module, old index and

@@ -30,6 +30,7 @@ pub use atom_ref::AtomRef;
 pub use context::{AtomResolver, NoAtoms, ScanContext, DEFAULT_MAX_ATOM_BYTES, DEFAULT_MAX_DEPTH};
 pub use decode::decode;
 pub use encode::{encode, encode_with, AtomEncoding, EncodeOptions};
+pub use head::Element;
 pub use scan::{skip_term, Scan, Scanner, TermFlags};
 pub use value::{Fun, Pid, Port, Record, Ref, Term};
 pub use view::{Elements, FunHead, FunView, PidView, PortView, RecordView, RefView, View, Viewer};

@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorKind};
 
 use super::atom_ref::AtomRef;
 use super::context::{AtomResolver, ScanContext};
-use super::head::{read_fun_at, read_view};
+use super::head::{read_element, read_fun_at, read_tuple_head, read_view, Element};
 use super::scan::skip_term;
 use super::tag;
 
@@ -384,6 +384,20 @@ impl<'a> Viewer<'a> {
         Some((view, self.bytes.len().saturating_add(1)))
     }
 
+    /// The term at `pos` as an [`Element`] and where its head ends, as
+    /// [`Viewer::view_next`] reads it (a cut leaf of a first fragment included).
+    pub fn element_next(&self, pos: usize) -> Result<(Element<'a>, usize), Error> {
+        let mut cur = Cursor::new(self.bytes);
+        cur.skip(pos)?;
+        match read_element(&mut cur, &self.ctx, Some(self.atoms)) {
+            Ok(el) => Ok((el, cur.pos())),
+            Err(e) if self.cut && e.kind == ErrorKind::Truncated => {
+                self.cut_leaf(pos).map(|(view, end)| (Element::Other(view), end)).ok_or(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Position just after the term at `pos` (unbounded work: the whole
     /// term is scanned).
     pub fn end_of(&self, pos: usize) -> Result<usize, Error> {
@@ -402,7 +416,7 @@ impl<'a> Viewer<'a> {
     /// Element positions of the term at `pos` if it is a tuple of exactly
     /// `N` elements (`Ok(None)` for anything else).
     pub fn tuple<const N: usize>(&self, pos: usize) -> Result<Option<[usize; N]>, Error> {
-        let Some((arity, first)) = self.view(pos)?.as_tuple() else {
+        let Some((arity, first)) = self.tuple_head(pos)? else {
             return Ok(None);
         };
         if usize::try_from(arity).ok() != Some(N) {
@@ -417,7 +431,28 @@ impl<'a> Viewer<'a> {
 
     /// Whether the term at `pos` is the atom `name`.
     pub fn is_atom(&self, pos: usize, name: &str) -> Result<bool, Error> {
-        Ok(self.view(pos)?.is_atom(name))
+        Ok(self.atom(pos)?.is_some_and(|a| a.eq_str(name)))
+    }
+
+    /// The tuple at `pos` as its arity and first element's position, or
+    /// `None` for any other term (checked as [`Viewer::view`] checks it).
+    pub fn tuple_head(&self, pos: usize) -> Result<Option<(u32, usize)>, Error> {
+        let mut cur = Cursor::new(self.bytes);
+        cur.skip(pos)?;
+        match read_tuple_head(&mut cur)? {
+            Some(head) => Ok(Some(head)),
+            None => Ok(self.view(pos)?.as_tuple()),
+        }
+    }
+
+    /// The atom at `pos`, or `None` for any other term (checked as
+    /// [`Viewer::view`] checks it).
+    pub fn atom(&self, pos: usize) -> Result<Option<AtomRef<'a>>, Error> {
+        Ok(match self.element_next(pos)?.0 {
+            Element::Atom(a) => Some(a),
+            Element::Other(v) => v.as_atom(),
+            Element::Pid(_) | Element::Ref(_) => None,
+        })
     }
 }
 
