@@ -386,6 +386,7 @@ impl<'a> Viewer<'a> {
 
     /// The term at `pos` as an [`Element`] and where its head ends, as
     /// [`Viewer::view_next`] reads it (a cut leaf of a first fragment included).
+    #[inline(always)]
     pub fn element_next(&self, pos: usize) -> Result<(Element<'a>, usize), Error> {
         let mut cur = Cursor::new(self.bytes);
         cur.skip(pos)?;
