@@ -18,9 +18,6 @@
 
 -define(DFLAGS, (16#D07DF7FBC bor 16#2)).
 -define(FRAG, {fragment, 127}).
--define(KEYS, [compact_fragments, deep_packet_inspection, logging, otp_name_blocklist,
-               redirect_dist_operations, untrusted]).
-
 all() ->
     [{group, G} || G <- [dpi_compact_off, dpi_compact_on, dpi_off_compact_on, dpi_off_compact_off]].
 
@@ -32,11 +29,11 @@ groups() ->
 
 init_per_suite(Config) ->
     {module, _} = code:ensure_loaded(erldist_filter_nif),
-    reset_config(),
+    edf_test_switches:all_off(),
     Config.
 
 end_per_suite(_Config) ->
-    reset_config().
+    edf_test_switches:all_off().
 
 init_per_group(G, Config) ->
     Dpi = #{deep_packet_inspection => true, logging => true, otp_name_blocklist => true},
@@ -50,13 +47,9 @@ init_per_group(G, Config) ->
 
 end_per_group(_, _) -> ok.
 
-init_per_testcase(_, Config) -> reset_config(), Config.
+init_per_testcase(_, Config) -> edf_test_switches:all_off(), Config.
 
-end_per_testcase(_, _) -> reset_config().
-
-reset_config() ->
-    [ok = erldist_filter_nif:config_set(K, false) || K <- ?KEYS],
-    ok.
+end_per_testcase(_, _) -> edf_test_switches:all_off().
 
 %%--------------------------------------------------------------------
 %% Messages
@@ -178,7 +171,7 @@ packet_size_0_one_per_call(Config) ->
                                       {Acc ++ E, Mx}
                               end, {[], M0}, Frames),
     check_delivery(Emits, [B, A]),
-    ok = erldist_filter_nif:config_set(maps:with(?KEYS, Cfg)),
+    ok = erldist_filter_nif:config_set(maps:with(edf_test_switches:all(), Cfg)),
     Ch = erldist_filter_nif:channel_open(0, edf_model_fixtures:sender(), 1, 3, ?DFLAGS),
     Out = lists:append([emits(erldist_filter_nif:channel_recv(Ch, [F])) || F <- Frames]),
     Cache = nif_cache(Ch),
@@ -198,7 +191,7 @@ run(Config, Frames, Expected) ->
     {Emits, _Logs, M1} = edf_model_channel:recv(M0, Packets),
     ct:log("config ~p: ~b frames in, model emits ~b", [Cfg, length(Frames), length(Emits)]),
     check_delivery(Emits, Expected),
-    ok = erldist_filter_nif:config_set(maps:with(?KEYS, Cfg)),
+    ok = erldist_filter_nif:config_set(maps:with(edf_test_switches:all(), Cfg)),
     Ch1 = erldist_filter_nif:channel_open(4, Sys, 1, 1, ?DFLAGS),
     Out1 = emits(erldist_filter_nif:channel_recv(Ch1, Packets)),
     Ch2 = erldist_filter_nif:channel_open(4, Sys, 1, 2, ?DFLAGS),
@@ -206,7 +199,7 @@ run(Config, Frames, Expected) ->
     Cache1 = nif_cache(Ch1),
     _ = erldist_filter_nif:channel_close(Ch1),
     _ = erldist_filter_nif:channel_close(Ch2),
-    reset_config(),
+    edf_test_switches:all_off(),
     compare(all_at_once, Emits, Out1),
     compare(one_per_call, Emits, Out2),
     check_delivery(Out1, Expected),

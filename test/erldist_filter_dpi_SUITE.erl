@@ -19,9 +19,6 @@
 
 -define(DFLAGS_CACHE, (16#D07DF7FBC bor 16#2)).
 -define(DFLAGS_MANDATORY, 16#1070F94).
--define(KEYS, [compact_fragments, deep_packet_inspection, logging, otp_name_blocklist,
-               redirect_dist_operations, untrusted]).
-
 all() ->
     [model_self_check, {group, dpi_off}, {group, dpi_compact_off}, {group, dpi_compact_on},
      {group, dpi_untrusted}].
@@ -39,11 +36,11 @@ mode_groups() ->
 
 init_per_suite(Config) ->
     {module, _} = code:ensure_loaded(erldist_filter_nif),
-    reset_config(),
+    edf_test_switches:all_off(),
     Config.
 
 end_per_suite(_Config) ->
-    reset_config(),
+    edf_test_switches:all_off(),
     ok.
 
 init_per_group(dpi_off, Config) ->
@@ -76,15 +73,11 @@ dpi_on(Compact) ->
       compact_fragments => Compact}.
 
 init_per_testcase(_, Config) ->
-    reset_config(),
+    edf_test_switches:all_off(),
     Config.
 
 end_per_testcase(_, _Config) ->
-    reset_config(),
-    ok.
-
-reset_config() ->
-    [ok = erldist_filter_nif:config_set(K, false) || K <- ?KEYS],
+    edf_test_switches:all_off(),
     ok.
 
 class_exit(C) -> run_class(exit, C).
@@ -204,7 +197,7 @@ run_class(Class, Config) ->
     ct:log("model: ~b emits, ~b log events, stats ~p",
            [length(Emits), length(Logs), edf_model_channel:stats(M1)]),
     %% NIF
-    ok = erldist_filter_nif:config_set(maps:with(?KEYS, Cfg)),
+    ok = erldist_filter_nif:config_set(maps:with(edf_test_switches:all(), Cfg)),
     LogCheck = logger_start(),
     Ch1 = erldist_filter_nif:channel_open(4, Sys, 1, 1, DFlags),
     Out1 = emits(erldist_filter_nif:channel_recv(Ch1, Packets)),
@@ -217,7 +210,7 @@ run_class(Class, Config) ->
     _ = erldist_filter_nif:channel_close(Ch1),
     _ = erldist_filter_nif:channel_close(Ch2),
     logger_stop(LogCheck),
-    reset_config(),
+    edf_test_switches:all_off(),
     compare(all_at_once, Emits, Out1),
     compare(one_per_call, Emits, Out2),
     compare_stats(edf_model_channel:stats(M1), Stats1),

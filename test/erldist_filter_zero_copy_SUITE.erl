@@ -40,9 +40,6 @@
 -define(DFLAGS, (16#D07DF7FBC bor 16#2)).
 %% OTP cuts a fragmented message into frames of about 64 KiB.
 -define(FRAGMENT, 65536).
--define(KEYS, [compact_fragments, deep_packet_inspection, logging, otp_name_blocklist,
-               redirect_dist_operations, untrusted]).
-
 suite() ->
     [{timetrap, {minutes, 5}}].
 
@@ -64,15 +61,11 @@ end_per_group(_, _Config) ->
     ok.
 
 init_per_testcase(_, Config) ->
-    reset_config(),
+    edf_test_switches:all_off(),
     Config.
 
 end_per_testcase(_, _Config) ->
-    reset_config(),
-    ok.
-
-reset_config() ->
-    [ok = ?NIF:config_set(K, false) || K <- ?KEYS],
+    edf_test_switches:all_off(),
     ok.
 
 %%--------------------------------------------------------------------
