@@ -384,6 +384,20 @@ impl<'a> Viewer<'a> {
         Some((view, self.bytes.len().saturating_add(1)))
     }
 
+    /// The term at the cursor as an [`Element`], the cursor moved past
+    /// its head; a cut leaf is an error here (see [`Viewer::element_next`]).
+    #[inline(always)]
+    pub(crate) fn read_element(&self, cur: &mut Cursor<'a>) -> Result<Element<'a>, Error> {
+        read_element(cur, &self.ctx, Some(self.atoms))
+    }
+
+    /// Move the cursor past the term at it (a cut leaf is an error here).
+    pub(crate) fn skip(&self, cur: &mut Cursor<'a>) -> Result<(), Error> {
+        let mut pos = cur.pos();
+        skip_term(self.bytes, &mut pos, &self.ctx)?;
+        cur.skip(pos - cur.pos())
+    }
+
     /// The term at `pos` as an [`Element`] and where its head ends, as
     /// [`Viewer::view_next`] reads it (a cut leaf of a first fragment included).
     #[inline(always)]
