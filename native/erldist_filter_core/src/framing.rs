@@ -145,11 +145,19 @@ impl Framer {
     }
 }
 
-/// Grow `buf` for `incoming` more bytes, doubling but never past `cap`.
+/// Grow `buf` for `incoming` more bytes, doubling but never past `cap`,
+/// and to `cap` once a quarter of it is needed.
 fn reserve_bounded(buf: &mut Vec<u8>, incoming: usize, cap: usize) {
     let need = buf.len() + incoming;
     if need > buf.capacity() {
-        let target = need.max(buf.capacity().saturating_mul(2)).max(4096).min(cap);
+        // Once a quarter of the packet is here, the rest is reserved at
+        // once: each regrowth copies what is held, and a peer still cannot
+        // make it reserve more than four times what it sent.
+        let target = if need.saturating_mul(4) >= cap {
+            cap
+        } else {
+            need.max(buf.capacity().saturating_mul(2)).max(4096).min(cap)
+        };
         buf.reserve_exact(target.saturating_sub(buf.len()));
     }
 }
@@ -198,5 +206,28 @@ mod tests {
         assert_eq!(f.next(&[0, 0x10, 0, 0, 1, 2], &mut pos, 1 << 20).unwrap(), None);
         assert_eq!(f.progress(), (2, 1 << 20));
         assert!(f.partial.as_ref().unwrap().buf.capacity() <= 4096);
+    }
+
+    #[test]
+    fn a_partial_packet_reserves_its_rest_once_a_quarter_is_here() {
+        let declared = 64 * 1024;
+        let mut prefix = (declared as u32).to_be_bytes().to_vec();
+        prefix.extend(vec![7u8; declared / 4]);
+        let mut f = Framer::new(PacketSize::Four);
+        let mut pos = 0;
+        assert_eq!(f.next(&prefix, &mut pos, 1 << 20).unwrap(), None);
+        assert_eq!(f.partial.as_ref().unwrap().buf.capacity(), declared, "no regrowth to come");
+        // Trickled, it never holds more than four times what came (or 4 KiB).
+        let mut f = Framer::new(PacketSize::Four);
+        let mut pos = 0;
+        assert_eq!(f.next(&(1u32 << 20).to_be_bytes(), &mut pos, 1 << 20).unwrap(), None);
+        let mut sent = 0;
+        for chunk in [1usize, 1000, 3000, 10_000, 50_000, 200_000] {
+            let mut pos = 0;
+            assert_eq!(f.next(&vec![1u8; chunk], &mut pos, 1 << 20).unwrap(), None);
+            sent += chunk;
+            let cap = f.partial.as_ref().unwrap().buf.capacity();
+            assert!(cap <= (4 * sent).max(4096), "{cap} reserved for {sent} bytes");
+        }
     }
 }
