@@ -169,10 +169,11 @@ frame(_M, F) ->
 %% Inspection of a fragmented message from its first fragment (the NIF's
 %% streaming decision): `{emit, Dop}' (its fragments pass as they arrive),
 %% `{drop, Dop, Log}' (replaced at once, the rest swallowed) or `hold'
-%% (decided when complete). Decided there: no payload, a payload that ends
-%% in the first fragment, or one that is a binary, bitstring or string
-%% whose head is there (the rules look only at its type); then kept
-%% without a log event, or dropped with none or one without payload.
+%% (decided when complete). Decided there: no payload, or one that is a
+%% binary, bitstring or string whose head is there (the rules look only at
+%% its type); then kept without a log event, or dropped with none or one
+%% without payload. Any other payload is held, even one that would end in
+%% the first fragment (OTP's never do: the NIF does not scan to find out).
 first_fragment(M, Ctl, Table, Slice) ->
     Atoms = atoms(Table),
     Control = decode(Ctl, Atoms, normal),
@@ -194,7 +195,12 @@ first_fragment(M, Ctl, Table, Slice) ->
             end
     end.
 
-first_payload(Slice, Atoms) ->
+first_payload(<<T, _/binary>> = Slice, Atoms) when T =:= 109; T =:= 107; T =:= 77 ->
+    leaf_payload(Slice, Atoms);
+first_payload(_Slice, _Atoms) ->
+    hold.
+
+leaf_payload(Slice, Atoms) ->
     try
         {Term, _} = edf_model_term:split(Slice),
         {ok, decode(Term, Atoms, normal)}

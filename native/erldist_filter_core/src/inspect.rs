@@ -161,9 +161,9 @@ const EMIT: Decision = Decision { verdict: Verdict::Emit, log: false };
 /// the one [`inspect`] builds for the whole message, `m`'s own prefix
 /// kept (the caller sets its FragmentId).
 ///
-/// Decided here: a message without payload, one whose payload ends in the
-/// first fragment, and one whose payload is a binary, bitstring or string
-/// (the rules read which kind of term it is, never its bytes). Anything
+/// Decided here: a message without payload, and one whose payload is a
+/// binary, bitstring or string (the rules read which kind of term it is,
+/// never its bytes). Anything
 /// else waits for the whole message, even where the rules would read only
 /// its head (`{'$gen_cast', {put, <<...>>}}`): a rule that simple is one
 /// the Erlang model (`test/edf_model_channel.erl`) states exactly.
@@ -177,9 +177,12 @@ pub fn inspect_first_fragment(m: &Whole<'_>, cfg: &Config, peer: &Peer, limits: 
     let payload = if dop.info().has_payload {
         let at = ctrl.range.end;
         // A binary, bitstring or string whose head is in the fragment.
+        // Any other payload runs on into the next fragments (OTP cuts a
+        // message's encoding into fragments, so its payload ends in the
+        // last one): it is held, not scanned here to find it goes on.
         let leaf =
             matches!(m.bytes.get(at), Some(&(tag::BINARY | tag::BIT_BINARY | tag::STRING))) && v.view(at).is_ok();
-        if !leaf && crate::term::skip_term(m.bytes, &mut at.clone(), &m.scan_context()).is_err() {
+        if !leaf {
             return None;
         }
         Some(at)
