@@ -20,7 +20,7 @@ use crate::cursor::Cursor;
 use crate::error::{Error, ErrorKind};
 use crate::header::TableEntry;
 use crate::inspect::Whole;
-use crate::term::{tag, AtomRef, Scan, ScanContext, Scanner};
+use crate::term::{tag, AtomRef, Scan, ScanContext, Scanner, StreamScan};
 use crate::Budget;
 
 /// Answers whether an atom is already in the node's atom table, without
@@ -64,6 +64,29 @@ fn within(admitted: u64, more: u64, limit: u64) -> bool {
 /// channels admitting at once cannot both pass the limit).
 fn reserve(tally: &AtomicU64, n: u64, limit: u64) -> bool {
     tally.fetch_update(Ordering::AcqRel, Ordering::Acquire, |a| within(a, n, limit).then(|| a + n)).is_ok()
+}
+
+/// The atoms of one fragmented message that streams to the VM as its
+/// fragments arrive (only under `atom_policy close`: a fragment over the
+/// budget closes the connection, and the VM, which creates a message's
+/// atoms only once it has the whole, drops the part it has). Its control
+/// and payload are scanned piece by piece; its new atoms count fragment by
+/// fragment, each once for the whole message. They stay counted if the
+/// message never completes: the guard errs on the side of counting.
+#[derive(Debug)]
+pub(crate) struct StreamedAtoms {
+    scan: StreamScan,
+    /// New atoms this message has counted (they do not exist in the VM
+    /// until its last fragment is in).
+    counted: HashSet<Atom>,
+}
+
+impl StreamedAtoms {
+    /// The message whose control starts a header fragment's body, read with
+    /// `ctx`; `has_payload` if a payload follows the control.
+    pub(crate) fn new(ctx: ScanContext, has_payload: bool) -> Self {
+        StreamedAtoms { scan: StreamScan::new(1 + u64::from(has_payload), ctx), counted: HashSet::new() }
+    }
 }
 
 /// The guard of one channel: the node's and the node-wide shared tallies,
@@ -134,6 +157,29 @@ impl AtomGuard {
         }
     }
 
+    /// Check the atoms in the next fragment's bytes of a streamed message
+    /// (`last`: its last fragment) and count the new ones (returns how
+    /// many). An error means the fragment must not reach the VM.
+    pub(crate) fn check_piece(
+        &mut self,
+        m: &mut StreamedAtoms,
+        piece: &[u8],
+        last: bool,
+        oracle: &dyn AtomExistence,
+        budget: AtomBudget,
+    ) -> Result<u64, Error> {
+        let StreamedAtoms { scan, counted } = m;
+        let fed = scan.feed(piece, last, &mut |a| self.note_beyond(a, oracle, budget, Some(counted)));
+        if let Err(e) = fed {
+            self.pending.clear();
+            return Err(e);
+        }
+        let fresh: Vec<Atom> = self.pending.iter().cloned().collect();
+        let n = self.admit(budget)?;
+        counted.extend(fresh);
+        Ok(n)
+    }
+
     /// Count the pending atoms into both tallies, if they fit both now
     /// (other channels count concurrently).
     fn admit(&mut self, budget: AtomBudget) -> Result<u64, Error> {
@@ -156,11 +202,22 @@ impl AtomGuard {
     /// Note `atom` if it is new; fails with `LimitNewAtoms` as soon as the
     /// message would take a tally past its budget.
     fn note(&mut self, atom: AtomRef<'_>, oracle: &dyn AtomExistence, budget: AtomBudget) -> Result<(), Error> {
+        self.note_beyond(atom, oracle, budget, None)
+    }
+
+    /// [`AtomGuard::note`], also taking the atoms in `known` as counted.
+    fn note_beyond(
+        &mut self,
+        atom: AtomRef<'_>,
+        oracle: &dyn AtomExistence,
+        budget: AtomBudget,
+        known: Option<&HashSet<Atom>>,
+    ) -> Result<(), Error> {
         if oracle.exists(atom.text, atom.utf8) {
             return Ok(());
         }
         let owned = atom.to_atom().map_err(Error::from)?;
-        if self.counted.contains(&owned) || self.pending.contains(&owned) {
+        if self.counted.contains(&owned) || self.pending.contains(&owned) || known.is_some_and(|k| k.contains(&owned)) {
             return Ok(());
         }
         let more = self.pending.len() as u64 + 1;

@@ -5,12 +5,13 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::atom_cache::AtomCache;
-use crate::atom_guard::{AtomExistence, AtomGuard, NewAtomTally};
+use crate::atom_guard::{AtomExistence, AtomGuard, NewAtomTally, StreamedAtoms};
 use crate::budget::Budget;
 use crate::classify::Verdict;
 use crate::config::Config;
 use crate::control;
 use crate::cursor::Cursor;
+use crate::dop::Dop;
 use crate::error::{Error, ErrorKind};
 use crate::fragments::{Sequences, Step};
 use crate::frame::{parse_frame, FrameParts};
@@ -575,12 +576,28 @@ impl Channel {
             self.push_emit(out, frame.into_emit());
             return Ok(());
         }
-        // Held only for inspection: decided from the first fragment when
-        // the rules can, so that a message kept is not held at all.
-        if self.streams_under_inspection(cfg, cx) {
+        // Streamed when nothing needs it whole: inspection decides from
+        // this fragment (or is off), and the atom guard (if on) checks
+        // each fragment as it passes.
+        if self.may_stream(cfg, cx) {
+            if !cfg.deep_packet_inspection {
+                let guard = self.guard_first_fragment(bytes, &p, dop, cx)?;
+                self.sequences.start(sequence_id, fragments, size, dop, None, &self.opts.limits)?;
+                if let Some(guard) = guard {
+                    self.sequences.set_streamed(sequence_id, guard);
+                }
+                self.stats.dop(dop).seen.inc();
+                self.push_emit(out, frame.into_emit());
+                return Ok(());
+            }
             let first = one_frame(bytes, &p, &self.table);
             if let Some(ins) = inspect::inspect_first_fragment(&first, cfg, &self.peer, &self.opts.limits) {
-                return self.decided_at_header(frame, p.header, ins, sequence_id, fragments, out);
+                // Dropped: none of it reaches the VM, nothing to check.
+                let guard = match ins.rewrite {
+                    None => self.guard_first_fragment(bytes, &p, dop, cx)?,
+                    Some(_) => None,
+                };
+                return self.decided_at_header(frame, p.header, ins, guard, sequence_id, fragments, out);
             }
         }
         let commit = rewrite::commit_frame(sequence_id, bytes.get(p.header.clone()).unwrap_or(&[]), &self.table);
@@ -597,16 +614,40 @@ impl Channel {
         Ok(())
     }
 
-    /// Whether a fragmented message held only for inspection may be
-    /// decided from its first fragment: inspection on, compaction off (it
-    /// rewrites the whole message), no atom guard (it reads the whole
-    /// payload first), and no byte rate (a continuation over it could not
-    /// be dropped once the message streams: held, it is discarded whole).
-    fn streams_under_inspection(&self, cfg: &Config, cx: &RecvContext<'_>) -> bool {
-        cfg.deep_packet_inspection
-            && !cfg.compact_fragments
-            && cx.atoms.is_none()
-            && self.opts.limits.max_bytes_per_sec == 0
+    /// Whether a fragmented message that inspection or the atom guard
+    /// reads may stream as it arrives (if inspection can decide from its
+    /// first fragment): compaction off (it rewrites the whole message), no
+    /// byte rate (a continuation over it could not be dropped once the
+    /// message streams: held, it is discarded whole), and the atom guard
+    /// off or closing the connection over its budget (a message over it
+    /// cannot be dropped once part of it is in the VM; cut off by the
+    /// close, the VM drops it without creating its atoms).
+    fn may_stream(&self, cfg: &Config, cx: &RecvContext<'_>) -> bool {
+        let limits = &self.opts.limits;
+        !cfg.compact_fragments
+            && limits.max_bytes_per_sec == 0
+            && (cx.atoms.is_none() || limits.atom_policy == Policy::Close)
+    }
+
+    /// With the atom guard on, check the control and the start of the
+    /// payload of a header fragment that streams, and what will check its
+    /// continuations.
+    fn guard_first_fragment(
+        &mut self,
+        bytes: &[u8],
+        p: &FrameParts,
+        dop: Dop,
+        cx: &RecvContext<'_>,
+    ) -> Result<Option<StreamedAtoms>, Error> {
+        let Some(oracle) = cx.atoms else {
+            return Ok(None);
+        };
+        let ctx = ScanContext::internal(u8::try_from(self.table.len()).unwrap_or(u8::MAX));
+        let mut m = StreamedAtoms::new(ctx, dop.info().has_payload);
+        let piece = bytes.get(p.body..).unwrap_or(&[]);
+        let n = self.atom_guard.check_piece(&mut m, piece, false, oracle, self.opts.limits.atom_budget())?;
+        self.stats.new_atom_count.add(n);
+        Ok(Some(m))
     }
 
     /// A fragmented message inspection decided from its first fragment
@@ -619,17 +660,22 @@ impl Channel {
     /// commit of its new cache entries, then the no-op with its header,
     /// which the cache still agrees with, so no rollback), at once, and
     /// its continuations are swallowed.
+    #[allow(clippy::too_many_arguments)]
     fn decided_at_header(
         &mut self,
         frame: Frame<'_>,
         header: Range<usize>,
         ins: Inspected,
+        guard: Option<StreamedAtoms>,
         sequence_id: u64,
         fragments: u64,
         out: &mut Actions,
     ) -> Result<(), Error> {
         let size = frame.bytes().len() as u64;
         self.sequences.start(sequence_id, fragments, size, ins.dop, None, &self.opts.limits)?;
+        if let Some(guard) = guard {
+            self.sequences.set_streamed(sequence_id, guard);
+        }
         if ins.decision.verdict == Verdict::Emit && ins.rewrite.is_none() {
             self.stats.dop(ins.dop).seen.inc();
             self.push_emit(out, frame.into_emit());
@@ -684,6 +730,7 @@ impl Channel {
     ) -> Result<(), Error> {
         let payload = frame.bytes().get(CONTINUATION_PAYLOAD_AT..).unwrap_or(&[]);
         let size = payload.len() as u64;
+        let budget = self.opts.limits.atom_budget();
         let (dop, held) = match self.sequences.advance(sequence_id, fragment_id, size, &self.opts.limits)? {
             Step::More { discard: true, .. } => return Ok(()),
             Step::Last(seq) if seq.discard => return Ok(()),
@@ -692,10 +739,18 @@ impl Channel {
                 return Ok(());
             }
             Step::More { held: false, .. } => {
+                if let (Some(m), Some(oracle)) = (self.sequences.streamed_mut(sequence_id), cx.atoms) {
+                    self.stats.new_atom_count.add(self.atom_guard.check_piece(m, payload, false, oracle, budget)?);
+                }
                 self.push_emit(out, frame.into_emit());
                 return Ok(());
             }
-            Step::Last(seq) => (seq.dop, seq.held),
+            Step::Last(seq) => {
+                if let (Some(mut m), Some(oracle)) = (seq.streamed, cx.atoms) {
+                    self.stats.new_atom_count.add(self.atom_guard.check_piece(&mut m, payload, true, oracle, budget)?);
+                }
+                (seq.dop, seq.held)
+            }
         };
         let Some(mut held) = held else {
             self.stats.dop(dop).emit.inc();

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::atom_guard::StreamedAtoms;
 use crate::dop::Dop;
 use crate::error::{Error, ErrorKind};
 use crate::held::{Held, FRAGMENT_OVERHEAD};
@@ -23,6 +24,8 @@ pub struct Sequence {
     pub bytes: u64,
     /// Dropped for flooding: the rest of its fragments are swallowed.
     pub discard: bool,
+    /// The atom guard's scan of a message that streams with the guard on.
+    pub(crate) streamed: Option<Box<StreamedAtoms>>,
 }
 
 /// What a continuation did to its sequence.
@@ -75,7 +78,10 @@ impl Sequences {
         }
         self.held_bytes += held.as_ref().map_or(0, |h| h.cost());
         self.unfilled += held.as_ref().map_or(0, |h| h.unfilled());
-        self.open.insert(id, Sequence { next_id: fragments - 1, dop, held: held.map(Box::new), bytes, discard: false });
+        self.open.insert(
+            id,
+            Sequence { next_id: fragments - 1, dop, held: held.map(Box::new), bytes, discard: false, streamed: None },
+        );
         Ok(())
     }
 
@@ -104,6 +110,19 @@ impl Sequences {
             }
             None => Err(Error::new(ErrorKind::UnknownSequence, 2)),
         }
+    }
+
+    /// Have the atom guard check streamed sequence `id` with `m` as its
+    /// fragments pass.
+    pub(crate) fn set_streamed(&mut self, id: u64, m: StreamedAtoms) {
+        if let Some(seq) = self.open.get_mut(&id) {
+            seq.streamed = Some(Box::new(m));
+        }
+    }
+
+    /// The atom guard's scan of streamed sequence `id`, if it has one.
+    pub(crate) fn streamed_mut(&mut self, id: u64) -> Option<&mut StreamedAtoms> {
+        self.open.get_mut(&id).and_then(|s| s.streamed.as_deref_mut())
     }
 
     /// Add `payload` to held sequence `id` (which must be open and held).

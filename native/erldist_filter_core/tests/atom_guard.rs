@@ -227,18 +227,99 @@ fn the_tally_is_shared_by_the_channels_of_one_node() {
 }
 
 #[test]
-fn a_fragmented_message_is_held_until_its_atoms_are_checked() {
+fn under_drop_a_fragmented_message_is_held_until_its_atoms_are_checked() {
     let vm = Vm::with(&KNOWN);
     let mut ch = channel(limits(2, Policy::Drop));
     let all = names("frag", 3);
     let payload = atom_list(&all);
     let (head, tail) = payload.split_at(payload.len() / 2);
     let frames = vec![frame_frag_header(7, 2, &send_refs(), &send_control(), head), frame_frag_cont(7, 1, tail)];
-    // Without inspection, fragments would otherwise stream straight through.
+    // Under `drop`, a message over the budget must be dropped whole, so
+    // its fragments cannot pass before the last is checked.
     let out = feed(&mut ch, &vm, &frames, &Config::default(), &all).unwrap();
     assert!(out.iter().all(|f| all.iter().all(|n| !contains(f, n))));
     assert_eq!(ch.stats().snapshot().atom_drop_count, 1);
     assert_eq!(ch.open_sequences(), 0);
+}
+
+/// A payload of inline atoms cut into three fragments at `a` and `b`.
+fn three_fragments(seq: u64, payload: &[u8], a: usize, b: usize) -> Vec<Vec<u8>> {
+    vec![
+        frame_frag_header(seq, 3, &send_refs(), &send_control(), &payload[..a]),
+        frame_frag_cont(seq, 2, &payload[a..b]),
+        frame_frag_cont(seq, 1, &payload[b..]),
+    ]
+}
+
+#[test]
+fn under_close_a_fragmented_message_streams_and_its_atoms_count_as_they_pass() {
+    let vm = Vm::with(&KNOWN);
+    let mut ch = channel(limits(4, Policy::Close));
+    let all = names("stream", 4);
+    // Four new atoms, two of them again in a later fragment; the cuts fall
+    // inside an atom's text and inside an atom's head.
+    let payload = atom_list(&[all[0].clone(), all[1].clone(), all[2].clone(), all[0].clone(), all[3].clone()]);
+    let second = 5 + atom(&all[0]).len();
+    let fourth = second + atom(&all[1]).len() + atom(&all[2]).len();
+    let frames = three_fragments(9, &payload, second + 4, fourth + 1);
+    // One call per fragment, nothing delivered to the VM (it creates a
+    // message's atoms only when it has all of it): each fragment passes
+    // unchanged as it arrives.
+    for (i, f) in frames.iter().enumerate() {
+        let out = feed(&mut ch, &vm, std::slice::from_ref(f), &Config::default(), &[]).unwrap();
+        assert_eq!(out, vec![f.clone()], "fragment {i} was not passed on at once");
+    }
+    let s = ch.stats().snapshot();
+    assert_eq!((s.new_atom_count, s.limit_hits), (4, 0));
+    assert_eq!(ch.open_sequences(), 0);
+    // The same with deep packet inspection on: decided from the first
+    // fragment (a list payload is not, so a binary here) and kept (a
+    // registered send to `sink`, a new atom written inline in its control).
+    let vm = Vm::with(&KNOWN);
+    let mut ch = channel(limits(4, Policy::Close));
+    let refs = send_refs();
+    let mut reg_send = vec![104, 4, 97, 6];
+    reg_send.extend(common::frames::pid(0, 1));
+    reg_send.extend([82, 1]);
+    reg_send.extend(atom(b"sink"));
+    let bin = [&[109, 0, 0, 0, 40][..], &[7; 40]].concat();
+    let frames = vec![
+        frame_frag_header(10, 3, &refs, &reg_send, &bin[..8]),
+        frame_frag_cont(10, 2, &bin[8..20]),
+        frame_frag_cont(10, 1, &bin[20..]),
+    ];
+    let dpi = Config { deep_packet_inspection: true, ..Config::default() };
+    for f in &frames {
+        assert_eq!(feed(&mut ch, &vm, std::slice::from_ref(f), &dpi, &[]).unwrap(), vec![f.clone()]);
+    }
+    assert_eq!(ch.stats().snapshot().new_atom_count, 1);
+}
+
+#[test]
+fn under_close_the_fragment_over_budget_closes_before_it_reaches_the_vm() {
+    let vm = Vm::with(&KNOWN);
+    let mut ch = channel(limits(2, Policy::Close));
+    let all = names("over", 3);
+    let payload = atom_list(&all);
+    let last = payload.len() - 1 - atom(&all[2]).len();
+    let frames = three_fragments(11, &payload, 8, last + 2);
+    let passed = feed(&mut ch, &vm, &frames[..2], &Config::default(), &[]).unwrap();
+    assert_eq!(passed, frames[..2].to_vec());
+    let e = feed(&mut ch, &vm, &frames[2..], &Config::default(), &[]).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::LimitNewAtoms);
+    assert_eq!(ch.stats().snapshot().new_atom_count, 2);
+}
+
+#[test]
+fn a_malformed_streamed_payload_closes_at_the_fragment_that_shows_it() {
+    let vm = Vm::with(&KNOWN);
+    let mut ch = channel(limits(10, Policy::Close));
+    // A list of one atom whose tail is cut off by the last fragment.
+    let payload = [&[108, 0, 0, 0, 1][..], &atom(b"cut")].concat();
+    let frames = three_fragments(12, &payload, 2, 6);
+    assert_eq!(feed(&mut ch, &vm, &frames[..2], &Config::default(), &[]).unwrap(), frames[..2].to_vec());
+    let e = feed(&mut ch, &vm, &frames[2..], &Config::default(), &[]).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Truncated);
 }
 
 #[test]

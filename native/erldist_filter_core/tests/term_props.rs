@@ -9,7 +9,7 @@ mod common;
 use common::flags_of;
 use erldist_filter_core::term::{
     decode, encode_with, skip_term, AtomEncoding, Element, EncodeOptions, Fun, Pid, Port, Record, Ref, Scan,
-    ScanContext, Scanner, Term, View, Viewer,
+    ScanContext, Scanner, StreamScan, Term, View, Viewer,
 };
 use erldist_filter_core::Atom;
 use erldist_filter_core::Budget;
@@ -274,6 +274,90 @@ proptest! {
             prop_assert_eq!(v.tuple_head(0), by_view);
             let by_view = view.as_ref().map(|(w, _)| w.as_atom()).map_err(|e| *e);
             prop_assert_eq!(v.atom(0), by_view);
+        }
+    }
+}
+
+/// The inline atoms a whole scan of `terms` consecutive terms visits, or
+/// its error.
+fn atoms_of_whole(bytes: &[u8], terms: usize) -> Result<Vec<(Vec<u8>, bool)>, erldist_filter_core::Error> {
+    let mut seen = Vec::new();
+    let mut pos = 0;
+    for _ in 0..terms {
+        let mut s = Scanner::new();
+        let mut visit = |a: erldist_filter_core::term::AtomRef<'_>| {
+            seen.push((a.text.to_vec(), a.utf8));
+            Ok(())
+        };
+        while s.run_visiting(bytes, &mut pos, &mut Budget::new(u64::MAX), &ctx(), &mut visit)? == Scan::Yield {}
+    }
+    Ok(seen)
+}
+
+/// The same, fed to a [`StreamScan`] in the pieces `cuts` make.
+fn atoms_of_pieces(
+    bytes: &[u8],
+    terms: usize,
+    cuts: &[prop::sample::Index],
+) -> Result<Vec<(Vec<u8>, bool)>, erldist_filter_core::Error> {
+    let mut at: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+    at.push(0);
+    at.push(bytes.len());
+    at.sort_unstable();
+    let mut seen = Vec::new();
+    let mut scan = StreamScan::new(terms as u64, ctx());
+    for (i, w) in at.windows(2).enumerate() {
+        let last = i + 2 == at.len();
+        scan.feed(&bytes[w[0]..w[1]], last, &mut |a| {
+            seen.push((a.text.to_vec(), a.utf8));
+            Ok(())
+        })?;
+    }
+    Ok(seen)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Two terms (a control and a payload) cut anywhere into pieces, empty
+    /// ones included: the pieces are read to the same end, with the same
+    /// atoms visited, as the whole; whatever follows the terms is ignored.
+    #[test]
+    fn streamed_scanning_matches_one_shot(
+        a in term(),
+        b in term(),
+        enc in encoding(),
+        trailing in proptest::collection::vec(any::<u8>(), 0..4),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+    ) {
+        let mut bytes = encoded(&a, enc);
+        bytes.extend(encoded(&b, enc));
+        bytes.extend(trailing);
+        let whole = atoms_of_whole(&bytes, 2);
+        prop_assert!(whole.is_ok());
+        prop_assert_eq!(atoms_of_pieces(&bytes, 2, &cuts), whole);
+    }
+
+    /// Cut short, or one byte corrupted: the pieces are refused exactly
+    /// when the whole is, and accepted with the same atoms.
+    #[test]
+    fn streamed_scanning_refuses_what_the_whole_refuses(
+        t in term(),
+        enc in encoding(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        keep in any::<prop::sample::Index>(),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+    ) {
+        let mut bytes = encoded(&t, enc);
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        bytes.truncate(keep.index(bytes.len() + 1));
+        let whole = atoms_of_whole(&bytes, 1);
+        let pieces = atoms_of_pieces(&bytes, 1, &cuts);
+        prop_assert_eq!(whole.is_ok(), pieces.is_ok(), "whole {:?} pieces {:?}", whole, pieces);
+        if whole.is_ok() {
+            prop_assert_eq!(pieces, whole);
         }
     }
 }

@@ -25,6 +25,11 @@ pub struct ScanContext {
     /// exists because dropping, comparing or printing a `Term` recurses.
     /// The scanner and the view ignore it: they never nest.
     pub max_depth: u32,
+    /// The bytes are one piece of the term and more follow (a fragment
+    /// before the last): a count or length reaching past their end is not
+    /// an error yet, and a read past it (`ErrorKind::Truncated`) means
+    /// "wait for the next piece" (see [`StreamScan`](super::StreamScan)).
+    pub more_follows: bool,
 }
 
 impl Default for ScanContext {
@@ -36,7 +41,12 @@ impl Default for ScanContext {
 impl ScanContext {
     /// External encoding: no cache references, default limits.
     pub fn external() -> Self {
-        ScanContext { atom_refs: 0, max_atom_bytes: DEFAULT_MAX_ATOM_BYTES, max_depth: DEFAULT_MAX_DEPTH }
+        ScanContext {
+            atom_refs: 0,
+            max_atom_bytes: DEFAULT_MAX_ATOM_BYTES,
+            max_depth: DEFAULT_MAX_DEPTH,
+            more_follows: false,
+        }
     }
 
     /// Internal encoding after a header that declared `atom_refs` references.

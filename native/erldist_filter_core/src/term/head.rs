@@ -51,12 +51,12 @@ pub(crate) fn read_view<'a>(cur: &mut Cursor<'a>, ctx: &ScanContext, atoms: Atom
         tag::ATOM_CACHE_REF => View::Atom(read_cache_ref(cur, at, ctx, atoms)?),
         tag::SMALL_TUPLE => {
             let arity = u32::from(cur.u8()?);
-            need_terms(cur, u64::from(arity))?;
+            need_terms_of(cur, u64::from(arity), ctx)?;
             View::Tuple { arity, first: cur.pos() }
         }
         tag::LARGE_TUPLE => {
             let arity = cur.u32()?;
-            need_terms(cur, u64::from(arity))?;
+            need_terms_of(cur, u64::from(arity), ctx)?;
             View::Tuple { arity, first: cur.pos() }
         }
         tag::NIL => View::Nil,
@@ -66,7 +66,7 @@ pub(crate) fn read_view<'a>(cur: &mut Cursor<'a>, ctx: &ScanContext, atoms: Atom
         }
         tag::LIST => {
             let len = cur.u32()?;
-            need_terms(cur, u64::from(len) + 1)?;
+            need_terms_of(cur, u64::from(len) + 1, ctx)?;
             View::List { len, first: cur.pos() }
         }
         tag::BINARY => {
@@ -88,7 +88,7 @@ pub(crate) fn read_view<'a>(cur: &mut Cursor<'a>, ctx: &ScanContext, atoms: Atom
             if arity >= MAX_ARITY {
                 return Err(malformed);
             }
-            need_terms(cur, 2 * u64::from(arity))?;
+            need_terms_of(cur, 2 * u64::from(arity), ctx)?;
             View::Map { arity, first: cur.pos() }
         }
         tag::PID | tag::NEW_PID => View::Pid(read_pid_body(cur, t, ctx, atoms)?),
@@ -120,7 +120,7 @@ pub(crate) fn read_view<'a>(cur: &mut Cursor<'a>, ctx: &ScanContext, atoms: Atom
             };
             let module = read_atom(cur, ctx, atoms)?;
             let name = read_atom(cur, ctx, atoms)?;
-            need_terms(cur, 2 * u64::from(num_fields))?;
+            need_terms_of(cur, 2 * u64::from(num_fields), ctx)?;
             View::Record(RecordView { num_fields, exported, module, name, first_field: cur.pos() })
         }
         _ => return Err(Error::new(ErrorKind::UnsupportedTag, at)),
@@ -215,6 +215,15 @@ pub(crate) fn need_terms(cur: &Cursor<'_>, n: u64) -> Result<(), Error> {
         return Err(cur.error(ErrorKind::Truncated));
     }
     Ok(())
+}
+
+/// [`need_terms`], unless more pieces of the term follow these bytes.
+#[inline]
+fn need_terms_of(cur: &Cursor<'_>, n: u64, ctx: &ScanContext) -> Result<(), Error> {
+    if ctx.more_follows {
+        return Ok(());
+    }
+    need_terms(cur, n)
 }
 
 /// A bignum body; values that fit `i64` become `View::Int`.
@@ -343,7 +352,7 @@ fn read_fun_body<'a>(cur: &mut Cursor<'a>, ctx: &ScanContext, atoms: Atoms<'a>) 
     let start = cur.pos();
     let size = cur.u32()?;
     // Size counts from its own first byte to the end of the fun.
-    if u64::from(size) > cur.remaining() as u64 + 4 {
+    if !ctx.more_follows && u64::from(size) > cur.remaining() as u64 + 4 {
         return Err(cur.error(ErrorKind::Truncated));
     }
     let arity = cur.u8()?;
@@ -362,7 +371,7 @@ fn read_fun_body<'a>(cur: &mut Cursor<'a>, ctx: &ScanContext, atoms: Atoms<'a>) 
         t @ (tag::PID | tag::NEW_PID) => read_pid_body(cur, t, ctx, atoms)?,
         _ => return Err(Error::new(ErrorKind::MalformedTerm, pid_at)),
     };
-    need_terms(cur, u64::from(num_free))?;
+    need_terms_of(cur, u64::from(num_free), ctx)?;
     let fun =
         FunView { start, size, arity, uniq, index, num_free, module, old_index, old_uniq, pid, first_free: cur.pos() };
     // Without free variables the size can be checked right away; otherwise

@@ -7,6 +7,8 @@
 //!   text in any encoding, cache references included).
 //! - [`decode()`] to an owned [`Term`] (explicit stack, depth-limited), and
 //!   [`encode()`] back, for logging, the vterm API and tests.
+//! - [`StreamScan`]: the scanner fed piece by piece (a fragmented
+//!   message's payload as its fragments arrive).
 //!
 //! All three accept exactly what OTP 25 can send, plus `RECORD_EXT` (see
 //! [`tag::RECORD`] for the layout used); `COMPRESSED`, `LOCAL_EXT` and the
@@ -22,6 +24,7 @@ mod decode;
 mod encode;
 mod head;
 mod scan;
+mod stream;
 pub mod tag;
 mod value;
 mod view;
@@ -32,5 +35,6 @@ pub use decode::decode;
 pub use encode::{encode, encode_with, AtomEncoding, EncodeOptions};
 pub use head::Element;
 pub use scan::{skip_term, Scan, Scanner, TermFlags};
+pub use stream::StreamScan;
 pub use value::{Fun, Pid, Port, Record, Ref, Term};
 pub use view::{Elements, FunHead, FunView, PidView, PortView, RecordView, RefView, View, Viewer};

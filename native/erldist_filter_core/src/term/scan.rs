@@ -59,6 +59,22 @@ impl Scanner {
         Scanner { pending: 1, atoms_pending: 0, flags: TermFlags::default() }
     }
 
+    /// A scanner at the start of `terms` consecutive terms.
+    pub(crate) fn terms(terms: u64) -> Self {
+        Scanner { pending: terms, ..Scanner::new() }
+    }
+
+    /// Whether the next term must be an atom (a record's field name).
+    pub(crate) fn expects_atom(&self) -> bool {
+        self.atoms_pending > 0
+    }
+
+    /// Count the next term as skipped: a leaf (no sub-terms, no atoms)
+    /// whose bytes the caller skips.
+    pub(crate) fn skipped_leaf(&mut self) {
+        self.pending = self.pending.saturating_sub(1);
+    }
+
     /// What the term contained so far.
     pub fn flags(&self) -> TermFlags {
         self.flags
@@ -81,7 +97,11 @@ impl Scanner {
         budget: &mut Budget,
         ctx: &ScanContext,
     ) -> Result<Scan, Error> {
-        self.step::<false, _>(bytes, pos, budget, ctx, &mut |_| Ok(()))
+        if ctx.more_follows {
+            self.step::<false, false, _>(bytes, pos, budget, ctx, &mut |_| Ok(()))
+        } else {
+            self.step::<false, true, _>(bytes, pos, budget, ctx, &mut |_| Ok(()))
+        }
     }
 
     /// [`Scanner::run`], calling `visit` with every atom written out in the
@@ -99,12 +119,18 @@ impl Scanner {
     where
         F: FnMut(AtomRef<'b>) -> Result<(), Error>,
     {
-        self.step::<true, F>(bytes, pos, budget, ctx, visit)
+        if ctx.more_follows {
+            self.step::<true, false, F>(bytes, pos, budget, ctx, visit)
+        } else {
+            self.step::<true, true, F>(bytes, pos, budget, ctx, visit)
+        }
     }
 
     /// The scan; `ATOMS` says whether atoms are visited (a fun's atoms are
-    /// not in its head and cost a second read).
-    fn step<'b, const ATOMS: bool, F>(
+    /// not in its head and cost a second read), `BOUNDED` whether the
+    /// bytes end where the term does (no more pieces follow: a count of
+    /// sub-terms beyond the bytes left fails at once).
+    fn step<'b, const ATOMS: bool, const BOUNDED: bool, F>(
         &mut self,
         bytes: &'b [u8],
         pos: &mut usize,
@@ -137,8 +163,10 @@ impl Scanner {
                     match skip_flat(&mut cur, ctx) {
                         Ok(Some(sub_terms)) => {
                             pending = pending - 1 + sub_terms;
-                            if let Err(e) = need_terms(&cur, pending) {
-                                break Err(e);
+                            if BOUNDED {
+                                if let Err(e) = need_terms(&cur, pending) {
+                                    break Err(e);
+                                }
                             }
                             terms += 1;
                             term_at = cur.pos();
@@ -187,7 +215,9 @@ impl Scanner {
                 _ => {}
             }
             self.pending += view.sub_terms();
-            need_terms(&cur, self.pending)?;
+            if BOUNDED {
+                need_terms(&cur, self.pending)?;
+            }
             *pos = cur.pos();
             budget.spend(1 + ((cur.pos() - at) / 64) as u64);
             if self.pending > 0 && budget.exhausted() {
