@@ -273,48 +273,13 @@ classify_peer(Hint, Sysname, Control) ->
 classify_peer(Hint, Sysname, Control, Payload) ->
     Config = config(),
     {Decision, Reason, Extra} =
-        charge(Sysname, Payload, send_decision(Sysname, Control, Payload, Hint, Config), Config),
+        erldist_filter_policy_logger_proxy:charge(Sysname, Payload,
+                                                  send_decision(Sysname, Control, Payload, Hint, Config),
+                                                  Config),
     log(Decision, Sysname, Control, Extra#{reason => Reason, hint => Hint, request => shape(Payload)}),
     Decision =:= drop andalso maps:get(reply_refused, Config) =:= true
         andalso answer_refused(Sysname, Control, Payload),
     Decision.
-
-%% A log event for logger_proxy is delivered only within the sending
-%% node's logger budget (a token bucket in this process: the node's
-%% handler worker).
-charge(Sysname, Payload, {keep, logger_event}, Config) ->
-    Bytes = erlang:external_size(Payload),
-    case logger_budget(maps:get(logger_budget, Config, default_logger_budget())) of
-        infinity ->
-            {keep, logger_event, #{}};
-        {Burst, Rate} ->
-            Key = {?MODULE, logger_budget, Sysname},
-            Now = erlang:monotonic_time(microsecond),
-            {Tokens0, Last, Dropped} = case get(Key) of
-                                           {T, L, D} -> {T, L, D};
-                                           _ -> {Burst, Now, 0}
-                                       end,
-            Tokens = min(Burst, Tokens0 + (Now - Last) * Rate div 1000000),
-            case Bytes =< Tokens of
-                true ->
-                    put(Key, {Tokens - Bytes, Now, Dropped}),
-                    {keep, logger_event, #{}};
-                false ->
-                    put(Key, {Tokens, Now, Dropped + 1}),
-                    {drop, logger_budget_exceeded, #{bytes => Bytes, budget_drops => Dropped + 1}}
-            end
-    end;
-charge(_Sysname, _Payload, {Decision, Reason}, _Config) ->
-    {Decision, Reason, #{}}.
-
-%% `{Burst, BytesPerSecond}' or `infinity'; a malformed value is the default.
-logger_budget(infinity) ->
-    infinity;
-logger_budget(#{burst_bytes := Burst, bytes_per_second := Rate})
-  when is_integer(Burst), Burst >= 0, is_integer(Rate), Rate >= 0 ->
-    {Burst, Rate};
-logger_budget(_Bad) ->
-    logger_budget(default_logger_budget()).
 
 spawn_request_init_peer(Sysname, Module, FunctionName, Arguments) ->
     Config = config(),
@@ -535,142 +500,25 @@ allowed_name_decision(Sysname, Name, Payload, Config) ->
         true -> allowed_payload_decision(Sysname, Name, Payload, Config)
     end.
 
-allowed_payload_decision(_Sysname, global_name_server, Payload, Config) ->
-    case carries_foreign_fun(Payload, maps:get(global_resolvers, Config)) of
+%% The fun rule holds for every allowed name; the doors with payload
+%% rules of their own (global, pg, logger_proxy) each have a module.
+allowed_payload_decision(Sysname, Name, Payload, Config) ->
+    case carries_foreign_fun(Payload, fun_modules(Name, Config)) of
         true -> {drop, fun_to_otp_name};
-        false ->
-            case Payload of
-                {'$gen_call', _, Request} ->
-                    case global_remote_call(Request) of
-                        true -> global_name_size(Request, maps:get(global_max_name_bytes, Config));
-                        false -> {drop, global_local_request}
-                    end;
-                _ -> {keep, allowed_name}
-            end
-    end;
-allowed_payload_decision(Sysname, pg, Payload, _Config) ->
-    case carries_foreign_fun(Payload, []) of
-        true -> {drop, fun_to_otp_name};
-        false ->
-            case pg_message(Sysname, Payload) of
-                true -> {keep, allowed_name};
-                false -> {drop, pg_request}
-            end
-    end;
-allowed_payload_decision(_Sysname, logger_proxy, Payload, Config) ->
-    case carries_foreign_fun(Payload, []) of
-        true -> {drop, fun_to_otp_name};
-        false -> logger_event_decision(Payload, maps:get(logger_max_depth, Config))
-    end;
-allowed_payload_decision(_Sysname, _Name, Payload, _Config) ->
-    case carries_foreign_fun(Payload, []) of
-        true -> {drop, fun_to_otp_name};
-        false -> {keep, allowed_name}
+        false -> door_decision(Sysname, Name, Payload, Config)
     end.
 
-%% A global name is kept in every node's tables: bound its size.
-global_name_size(Request, Max) ->
-    case erlang:external_size(element(2, Request)) =< Max of
-        true -> {keep, allowed_name};
-        false -> {drop, global_name_too_large}
-    end.
+fun_modules(global_name_server, Config) -> erldist_filter_policy_global:resolvers(Config);
+fun_modules(_Name, _Config) -> [].
 
-%% The log events other nodes send logger_proxy (`logger:log_remote'):
-%% `{log, Level, Format, Args, Meta}' with a format that cannot expand
-%% (no field width, precision or padding: `~999999p', `~*c') and nested
-%% no deeper than `MaxDepth' (pretty printing indents by depth), or
-%% `{log, Level, Msg, Meta}'. Anything else, such as `{remote, Node, Event}'
-%% (which logger_proxy forwards to `Node'), is refused.
-logger_event_decision({log, Level, Format, Args, Meta}, MaxDepth)
-  when is_atom(Level), is_list(Args), is_map(Meta) ->
-    case safe_format(Format) andalso depth_within(Args, MaxDepth) of
-        true -> {keep, logger_event};
-        false -> {drop, logger_format_refused}
-    end;
-logger_event_decision({log, Level, Msg, Meta}, MaxDepth) when is_atom(Level), is_map(Meta) ->
-    case depth_within(Msg, MaxDepth) of
-        true -> {keep, logger_event};
-        false -> {drop, logger_format_refused}
-    end;
-logger_event_decision(_Payload, _MaxDepth) ->
-    {drop, logger_request}.
-
-safe_format(Format) when is_atom(Format) -> safe_format(atom_to_list(Format));
-safe_format(Format) ->
-    try unicode:characters_to_list(Format) of
-        Chars when is_list(Chars) -> no_expanding_directive(Chars);
-        _ -> false
-    catch _:_ -> false
-    end.
-
-no_expanding_directive([$~, C | _]) when C >= $0, C =< $9; C =:= $*; C =:= $.; C =:= $- -> false;
-no_expanding_directive([$~, _ | Rest]) -> no_expanding_directive(Rest);
-no_expanding_directive([_ | Rest]) -> no_expanding_directive(Rest);
-no_expanding_directive([]) -> true.
-
-%% Whether `Term' nests at most `Max' deep (stops at the first level over).
-depth_within(_Term, Max) when Max < 0 -> false;
-depth_within(Term, Max) when is_tuple(Term) -> depth_within(tuple_to_list(Term), Max);
-depth_within(Term, Max) when is_map(Term) -> depth_within(maps:to_list(Term), Max);
-depth_within([H | T], Max) -> depth_within(H, Max - 1) andalso depth_within(T, Max);
-depth_within(_Term, _Max) -> true.
-
-%% What pg's scope processes on other nodes send the default scope `pg':
-%% a discover, joins and leaves of their own processes, a sync of all of
-%% them; from OTP 29 (pg on data_publisher) a versioned discover, an
-%% update (groups with members added and removed) and the local data (a
-%% map of groups to members), which 29 sends to 29 and the older shapes to
-%% older peers. A shape is kept only where this node's pg knows it (the
-%% versioned discover from OTP 27, the others from 29): pg crashes on one
-%% it does not know. The peer and every member are processes of the sending
-%% node (pg announces only its own node's members); anything else would be
-%% stored as a member of another node's processes, or crash pg (OTP 29's
-%% raises badarg on a message it does not know, and a few such crashes
-%% take down kernel_safe_sup and with it the node).
-pg_message(Sysname, {discover, Peer}) ->
-    on_node(Sysname, Peer);
-pg_message(Sysname, {discover, Peer, Version}) when is_integer(Version) ->
-    otp_release() >= 27 andalso on_node(Sysname, Peer);
-pg_message(Sysname, {update, Peer, Update}) ->
-    otp_release() >= 29 andalso on_node(Sysname, Peer) andalso proper_length(Update) =/= undefined
-        andalso lists:all(fun({_Group, Add, Remove}) when is_list(Add), is_list(Remove) ->
-                                  members_on_node(Sysname, Add) andalso members_on_node(Sysname, Remove);
-                             (_) -> false
-                          end, Update);
-pg_message(Sysname, {'$gen_cast', {local_data, Peer, Version, Groups}})
-  when is_integer(Version), is_map(Groups) ->
-    otp_release() >= 29 andalso on_node(Sysname, Peer)
-        andalso lists:all(fun(Pids) -> is_list(Pids) andalso members_on_node(Sysname, Pids) end,
-                          maps:values(Groups));
-pg_message(Sysname, {join, Peer, _Group, PidOrPids}) ->
-    on_node(Sysname, Peer) andalso members_on_node(Sysname, PidOrPids);
-pg_message(Sysname, {leave, Peer, PidOrPids, Groups}) ->
-    on_node(Sysname, Peer) andalso members_on_node(Sysname, PidOrPids)
-        andalso proper_length(Groups) =/= undefined;
-pg_message(Sysname, {'$gen_cast', {sync, Peer, Groups}}) ->
-    on_node(Sysname, Peer) andalso proper_length(Groups) =/= undefined
-        andalso lists:all(fun({_Group, Pids}) when is_list(Pids) -> members_on_node(Sysname, Pids);
-                             (_) -> false
-                          end, Groups);
-pg_message(_Sysname, _Payload) ->
-    false.
-
-otp_release() -> list_to_integer(erlang:system_info(otp_release)).
-
-on_node(Sysname, Pid) -> is_pid(Pid) andalso node(Pid) =:= Sysname.
-
-members_on_node(Sysname, Pid) when is_pid(Pid) -> node(Pid) =:= Sysname;
-members_on_node(Sysname, Pids) when is_list(Pids) ->
-    proper_length(Pids) =/= undefined andalso lists:all(fun(P) -> on_node(Sysname, P) end, Pids);
-members_on_node(_Sysname, _Other) -> false.
-
-%% The requests other nodes send global_name_server (multi_call).
-global_remote_call({register, _, _, _}) -> true;
-global_remote_call({register_ext, _, _, _, _}) -> true;
-global_remote_call({unregister, _}) -> true;
-global_remote_call({set_lock, _}) -> true;
-global_remote_call({del_lock, _}) -> true;
-global_remote_call(_) -> false.
+door_decision(_Sysname, global_name_server, Payload, Config) ->
+    erldist_filter_policy_global:decision(Payload, Config);
+door_decision(Sysname, pg, Payload, _Config) ->
+    erldist_filter_policy_pg:decision(Sysname, Payload);
+door_decision(_Sysname, logger_proxy, Payload, Config) ->
+    erldist_filter_policy_logger_proxy:decision(Payload, Config);
+door_decision(_Sysname, _Name, _Payload, _Config) ->
+    {keep, allowed_name}.
 
 rex_decision(_Sysname, {_, features_request}, _Hint, _Config) ->
     {keep, rex_features};
