@@ -15,10 +15,12 @@
 -export([cached_atoms_close_the_connection_at_the_budget/1]).
 -export([inline_atoms_over_the_budget_are_dropped/1]).
 -export([many_peers_stay_within_the_node_wide_budget/1]).
+-export([large_messages_stream_with_their_atoms_counted/1]).
 
 %% Run on the peers
 -export([start_sink/0, sink_count/0, wait_sink_count/2, atom_count/0]).
 -export([send_new_atoms/3, send_new_atoms_until_down/3, connect_and_send_new_atoms/3]).
+-export([send_large_with_new_atoms/4]).
 
 -define(ATOMS, 100000).
 -define(BUDGET, 1000).
@@ -33,12 +35,15 @@ all() ->
     [without_the_guard_every_atom_is_created,
      cached_atoms_close_the_connection_at_the_budget,
      inline_atoms_over_the_budget_are_dropped,
-     many_peers_stay_within_the_node_wide_budget].
+     many_peers_stay_within_the_node_wide_budget,
+     large_messages_stream_with_their_atoms_counted].
 
 init_per_testcase(Case, Config) ->
     Limits = case Case of
                  without_the_guard_every_atom_is_created -> "[]";
                  cached_atoms_close_the_connection_at_the_budget ->
+                     "[{max_new_atoms, " ++ integer_to_list(?BUDGET) ++ "}]";
+                 large_messages_stream_with_their_atoms_counted ->
                      "[{max_new_atoms, " ++ integer_to_list(?BUDGET) ++ "}]";
                  inline_atoms_over_the_budget_are_dropped ->
                      "[{max_new_atoms, " ++ integer_to_list(?BUDGET) ++ "}, {atom_policy, drop}]";
@@ -202,6 +207,36 @@ atom_count() ->
     erlang:system_info(atom_count).
 
 %%% On the attacker
+
+%% Under `close' a fragmented message streams to the VM as its fragments
+%% arrive, its atoms checked fragment by fragment: a 1 MiB message with
+%% new atoms (some in the atom cache, the rest written inline further on)
+%% arrives whole and counts them; the next, which would take the victim
+%% past the budget, closes the connection and none of its atoms is made.
+large_messages_stream_with_their_atoms_counted(Config) ->
+    #{pid := VP, node := V} = ?config(victim, Config),
+    #{pid := GP} = ?config(good, Config),
+    Before = peer:call(VP, ?MODULE, atom_count, []),
+    Half = ?BUDGET div 2,
+    #{down := false} = peer:call(GP, ?MODULE, send_large_with_new_atoms, [V, "edf_large", Half, 0], 60000),
+    ok = peer:call(VP, ?MODULE, wait_sink_count, [1, 30000]),
+    Grown = peer:call(VP, ?MODULE, atom_count, []) - Before,
+    ?assert(Grown >= Half andalso Grown =< ?BUDGET),
+    #{channel := #{rx_stats := Rx}} = peer:call(VP, erldist_filter_nif, world_stats_get, []),
+    ?assert(maps:get(new_atom_count, Rx) >= Half),
+    #{down := true} = peer:call(GP, ?MODULE, send_large_with_new_atoms, [V, "edf_over", ?BUDGET, 30000], 60000),
+    ?assertEqual(1, peer:call(VP, ?MODULE, sink_count, [])),
+    ?assert(peer:call(VP, ?MODULE, atom_count, []) - Before =< ?BUDGET).
+
+%% @private Send one message of a 1 MiB binary and `N' new atoms (created
+%% here) to the victim's sink; whether the connection went down within
+%% `Wait' ms.
+send_large_with_new_atoms(Victim, Prefix, N, Wait) ->
+    true = erlang:monitor_node(Victim, true),
+    Atoms = [list_to_atom(Prefix ++ "_" ++ integer_to_list(I)) || I <- lists:seq(1, N)],
+    erlang:send({?SINK, Victim}, {binary:copy(<<7>>, 1 bsl 20), Atoms}, [noconnect]),
+    Down = receive {nodedown, Victim} -> true after Wait -> false end,
+    #{down => Down}.
 
 %% @private Send `N' new atoms (created here) to the victim's sink, one per
 %% message, without reconnecting; returns how many were sent before the
