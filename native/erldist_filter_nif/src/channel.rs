@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use erldist_filter_core::{
-    flags, Actions, Atom as CoreAtom, Budget, Channel, ChannelOptions, ChannelStats, Config, Emit, Fragment, Limits,
-    PacketSize, Peer, RecvContext, StatsSnapshot,
+    flags, Actions, Atom as CoreAtom, Budget, Channel, ChannelOptions, ChannelStats, Config, Limits, PacketSize, Peer,
+    RecvContext, StatsSnapshot,
 };
 use once_cell::sync::Lazy;
 use parking_lot::{Mutex, MutexGuard};
@@ -34,6 +34,7 @@ use rustler::{
 use crate::atom_guard::{self, VmAtoms};
 use crate::atoms;
 use crate::config;
+use crate::emit::{emit_input, emit_owned};
 use crate::error::{raise, RecvFailure};
 use crate::logger;
 use crate::misc;
@@ -257,37 +258,6 @@ impl<'a> std::ops::Deref for Inputs<'a> {
     }
 }
 
-fn emit_term<'a>(env: Env<'a>, src: &Binary<'a>, base: usize, e: Emit) -> NifResult<Term<'a>> {
-    let bin = match e {
-        Emit::Input(r) => {
-            stats::bump(&stats::MEMORY.ref_bin_create, 1);
-            src.make_subbinary(base + r.start, r.end.saturating_sub(r.start))?
-        }
-        Emit::Owned(v) => owned_binary(env, &v),
-        Emit::Fragment(f) => fragment_binary(env, &f)?,
-    };
-    Ok((atoms::emit(), bin).encode(env))
-}
-
-/// A binary holding a frame the core assembled or rewrote (a copy).
-fn owned_binary<'a>(env: Env<'a>, v: &[u8]) -> Binary<'a> {
-    stats::bump(&stats::MEMORY.own_bin_create, 1);
-    stats::bump(&stats::MEMORY.own_bin_create_capacity, v.len() as u64);
-    Binary::from(NewBinary::from_slice(env, v))
-}
-
-/// A binary holding a fragment of a held message, written straight from
-/// the message's buffer (one copy, no intermediate vector).
-fn fragment_binary<'a>(env: Env<'a>, f: &Fragment) -> NifResult<Binary<'a>> {
-    stats::bump(&stats::MEMORY.own_bin_create, 1);
-    stats::bump(&stats::MEMORY.own_bin_create_capacity, f.len() as u64);
-    let mut nb = NewBinary::new(env, f.len());
-    if !f.write_to(nb.as_mut_slice()) {
-        return Err(rustler::Error::BadArg);
-    }
-    Ok(Binary::from(nb))
-}
-
 /// One core `recv` call, with panics caught.
 fn core_recv(
     st: &mut State,
@@ -392,10 +362,7 @@ fn recv_slice_with<'a>(
         }
         let consumed = core_recv(st, data, cx, budget, out)?;
         logger::push(env, sysname, &mut out.logs);
-        terms.reserve(out.emits.len());
-        for e in out.emits.drain(..) {
-            terms.push(emit_term(env, bin, off, e).map_err(|_| RecvFailure::BadEmit)?);
-        }
+        emit_input(env, bin, off, &mut terms, out)?;
         if consumed == 0 && !budget.exhausted() {
             return Err(RecvFailure::NoProgress);
         }
@@ -405,19 +372,6 @@ fn recv_slice_with<'a>(
         return Ok((terms, Some((bins.len(), 0))));
     }
     Ok((terms, None))
-}
-
-/// Actions of a flush (owned frames only).
-fn emit_owned<'a>(env: Env<'a>, terms: &mut Vec<Term<'a>>, out: &mut Actions) -> Result<(), RecvFailure> {
-    for e in out.emits.drain(..) {
-        let bin = match e {
-            Emit::Owned(v) => owned_binary(env, &v),
-            Emit::Fragment(f) => fragment_binary(env, &f).map_err(|_| RecvFailure::BadEmit)?,
-            Emit::Input(_) => return Err(RecvFailure::BadEmit),
-        };
-        terms.push((atoms::emit(), bin).encode(env));
-    }
-    Ok(())
 }
 
 /// One frame per call (packet size 0): the whole input, concatenated.
@@ -455,9 +409,7 @@ fn recv_frame<'a>(
         return Err(RecvFailure::NoProgress);
     }
     let mut terms = Vec::with_capacity(out.emits.len());
-    for e in out.emits.drain(..) {
-        terms.push(emit_term(env, &frame, 0, e).map_err(|_| RecvFailure::BadEmit)?);
-    }
+    emit_input(env, &frame, 0, &mut terms, &mut out)?;
     Ok((terms, units - budget.remaining()))
 }
 

@@ -3,6 +3,7 @@
 //! never does. One file per domain (DESIGN.md, model 10):
 //!
 //! - `channel`: the channel resource, its global table and the `channel_*` NIFs
+//! - `emit`: the core's emitted frames as `{emit, Binary}` actions
 //! - `config`: the global switches (`config_*`) and limits (`limits_*`)
 //! - `stats`: world statistics (`world_stats_get/0`) and stats maps
 //! - `misc`: flags, version, router names
@@ -24,6 +25,7 @@ mod atoms;
 mod channel;
 mod config;
 mod decode;
+mod emit;
 mod error;
 mod logger;
 mod misc;

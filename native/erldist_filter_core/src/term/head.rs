@@ -144,6 +144,45 @@ pub enum Element<'a> {
     Other(View<'a>),
 }
 
+impl<'a> Element<'a> {
+    /// The pid, or `None` for any other term.
+    #[inline]
+    pub fn pid(self) -> Option<PidView<'a>> {
+        match self {
+            Element::Pid(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The atom, or `None` for any other term.
+    #[inline]
+    pub fn atom(self) -> Option<AtomRef<'a>> {
+        match self {
+            Element::Atom(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The reference, or `None` for any other term.
+    #[inline]
+    pub fn reference(self) -> Option<RefView<'a>> {
+        match self {
+            Element::Ref(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The view of a term that is not a pid, atom or reference, or `None`
+    /// for those three.
+    #[inline]
+    pub fn other(self) -> Option<View<'a>> {
+        match self {
+            Element::Other(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
 /// Read the term at the cursor up to its first sub-term, as an [`Element`].
 #[inline]
 pub(crate) fn read_element<'a>(

@@ -463,11 +463,8 @@ impl<'a> Viewer<'a> {
     /// The atom at `pos`, or `None` for any other term (checked as
     /// [`Viewer::view`] checks it).
     pub fn atom(&self, pos: usize) -> Result<Option<AtomRef<'a>>, Error> {
-        Ok(match self.element_next(pos)?.0 {
-            Element::Atom(a) => Some(a),
-            Element::Other(v) => v.as_atom(),
-            Element::Pid(_) | Element::Ref(_) => None,
-        })
+        let el = self.element_next(pos)?.0;
+        Ok(el.atom().or_else(|| el.other()?.as_atom()))
     }
 }
 
