@@ -35,7 +35,10 @@ carriers() ->
     [{"inet_tcp", stock_inet, [], none},
      {"filter bypassed", filter_inet, ["-erldist_filter", "bypass_filter", "true"], none},
      {"filter dpi_off", filter_inet, [], #{deep_packet_inspection => false}},
-     {"filter dpi_on", filter_inet, [], #{deep_packet_inspection => true}}].
+     {"filter dpi_on", filter_inet, [], #{deep_packet_inspection => true}},
+     %% What the safe policy runs: inspection and the atom guard (`close').
+     {"filter dpi+guard", filter_inet, ["-erldist_filter", "limits", "[{max_new_atoms, 10000}]"],
+      #{deep_packet_inspection => true}}].
 
 -spec main([string()]) -> ok.
 main(Args) ->
@@ -91,7 +94,8 @@ memory() ->
 check(#{name := Name, carrier := Carrier, args := Args, b := B}) ->
     Channels = length(peer:call(B, erldist_filter_nif, channel_list, [])),
     Expected = case {Carrier, Args} of
-                   {filter_inet, []} -> 1;
+                   {filter_inet, ["-erldist_filter", "bypass_filter" | _]} -> 0;
+                   {filter_inet, _} -> 1;
                    _ -> 0
                end,
     Expected =:= Channels orelse error({channels, Name, Channels}).
