@@ -67,8 +67,7 @@ impl Whole<'_> {
         if self.external {
             ScanContext::external()
         } else {
-            // A header holds at most 255 references.
-            ScanContext::internal(u8::try_from(self.table.len()).unwrap_or(u8::MAX))
+            ScanContext::after_table(self.table.len())
         }
     }
 

@@ -53,6 +53,12 @@ impl ScanContext {
     pub fn internal(atom_refs: u8) -> Self {
         ScanContext { atom_refs, ..ScanContext::external() }
     }
+
+    /// Internal encoding after a header table of `refs` entries (a header
+    /// holds at most 255).
+    pub fn after_table(refs: usize) -> Self {
+        ScanContext::internal(u8::try_from(refs).unwrap_or(u8::MAX))
+    }
 }
 
 /// Maps an `ATOM_CACHE_REF` index (position in the frame header's reference

@@ -47,11 +47,6 @@ impl StreamScan {
         StreamScan { scanner: Scanner::terms(terms), ctx, kept: Vec::new(), body_left: 0 }
     }
 
-    /// Whether every term has been read (later bytes are ignored).
-    pub fn is_done(&self) -> bool {
-        self.scanner.is_done() && self.body_left == 0
-    }
-
     /// Read the next `piece` (`last`: no more follow), calling `visit` with
     /// every atom written out in it. An error is final: a cut term the last
     /// piece does not complete is `ErrorKind::Truncated`.
@@ -199,7 +194,6 @@ fn run<F>(scanner: &mut Scanner, bytes: &[u8], pos: &mut usize, ctx: &ScanContex
 where
     F: FnMut(AtomRef<'_>) -> Result<(), Error>,
 {
-    let mut visit = |a: AtomRef<'_>| visit(a);
-    while scanner.run_visiting(bytes, pos, &mut Budget::new(u64::MAX), ctx, &mut visit)? == Scan::Yield {}
+    while scanner.run_visiting(bytes, pos, &mut Budget::new(u64::MAX), ctx, visit)? == Scan::Yield {}
     Ok(())
 }
